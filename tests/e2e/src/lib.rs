@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Shared helpers of the black-box suites in `tests/`.
+#![forbid(unsafe_code)]
