@@ -133,7 +133,11 @@ fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
         flags: flags | CLONE_PIDFD,
         pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
         // with CLONE_PARENT the child inherits the caller's exit signal; clone3 wants 0
-        exit_signal: if flags & PARENT != 0 { 0 } else { libc::SIGCHLD as u64 },
+        exit_signal: if flags & PARENT != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup {

@@ -14,6 +14,7 @@ pub mod clone;
 pub mod exec;
 pub mod fd;
 pub mod fuse;
+pub mod loopdev;
 pub mod misc;
 pub mod mount;
 pub mod seccomp;

@@ -204,22 +204,6 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_parse_signal_names_and_numbers() {
-        assert_eq!(parse_signal("TERM"), Some(15));
-        assert_eq!(parse_signal("SIGKILL"), Some(9));
-        assert_eq!(parse_signal("sigusr1"), Some(10));
-        assert_eq!(parse_signal("9"), Some(9));
-        assert_eq!(parse_signal("RTMIN+1"), Some(libc::SIGRTMIN() + 1));
-        assert_eq!(parse_signal("0"), None);
-        assert_eq!(parse_signal("NOPE"), None);
-    }
-}
-
 /// Sends signal number `signo` (real-time signals included) through a pidfd.
 pub fn pidfd_send(pidfd: impl AsFd, signo: i32) -> io::Result<()> {
     if !(1..=libc::SIGRTMAX()).contains(&signo) {
@@ -240,5 +224,21 @@ pub fn pidfd_send(pidfd: impl AsFd, signo: i32) -> io::Result<()> {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_signal_names_and_numbers() {
+        assert_eq!(parse_signal("TERM"), Some(15));
+        assert_eq!(parse_signal("SIGKILL"), Some(9));
+        assert_eq!(parse_signal("sigusr1"), Some(10));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("RTMIN+1"), Some(libc::SIGRTMIN() + 1));
+        assert_eq!(parse_signal("0"), None);
+        assert_eq!(parse_signal("NOPE"), None);
     }
 }

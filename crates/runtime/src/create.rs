@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+//! `create` and `run`, main's side: load and validate the bundle, take the id (state dir),
+//! create the cgroup and apply limits, compile seccomp, then one clone into the new
+//! namespaces and drive init over the channel until it is ready; record the state and let
+//! init go (directly for `run`, through the start socket for `create`). Any failure rolls back
+//! everything made so far (init killed, cgroup removed, state dir removed).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+use rustix::fs::{Mode as FsMode, OFlags};
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use stockade_cgroups::Manager;
+use stockade_sys::clone::{self as cl, Forked};
+
+use crate::channel::{self, Msg};
+use crate::config::{self, Bundle};
+use crate::driver::Driver;
+use crate::error::{self, Result, RuntimeError};
+use crate::hooks;
+use crate::init::{self, InitArgs};
+use crate::plan::NsPlan;
+use crate::procfs::ProcRoot;
+use crate::rollback::Rollback;
+use crate::state::{ContainerDir, Record};
+use crate::{Runtime, console, idmap, oci_state};
+
+/// Options of `create` and `run`.
+#[derive(Debug, Clone)]
+pub struct CreateOptions<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// Bundle directory.
+    pub bundle: &'a Path,
+    /// Where to write init's pid.
+    pub pid_file: Option<&'a Path>,
+    /// Unix socket that receives the console master (`terminal: true`).
+    pub console_socket: Option<&'a Path>,
+    /// `--no-pivot`: `MS_MOVE` + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// `--preserve-fds N`: pass fds 3..3+N to the container.
+    pub preserve_fds: u32,
+}
+
+/// How far main takes the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop at created; `start` releases init through the start socket.
+    Create,
+    /// Start and return once the program runs (`run -d`).
+    Detached,
+    /// Start, proxy the terminal, wait and delete (`run`).
+    Foreground,
+}
+
+/// A container whose init has been released (or is waiting for `start`).
+#[derive(Debug)]
+pub struct Launched {
+    /// init's host pid.
+    pub pid: rustix::process::Pid,
+    /// pidfd of init.
+    pub pidfd: OwnedFd,
+    /// State directory.
+    pub dir: ContainerDir,
+    /// What was recorded.
+    pub record: Record,
+    /// The spec.
+    pub spec: Spec,
+    /// Console master kept for a foreground run without console socket.
+    pub console: Option<OwnedFd>,
+    /// The cgroup.
+    pub cgroup: Manager,
+}
+
+impl Runtime {
+    /// Creates (and for `run` modes starts) a container.
+    pub fn launch(&self, o: &CreateOptions<'_>, mode: Mode) -> Result<Launched> {
+        let bundle = config::load_bundle(o.bundle)?;
+        let spec_id = o.id.to_string();
+        let terminal = bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+        if terminal && o.console_socket.is_none() && mode != Mode::Foreground {
+            return Err(RuntimeError::Request {
+                id: spec_id,
+                reason: "terminal: true needs --console-socket when detached".into(),
+            });
+        }
+        let ns = NsPlan::from_spec(&bundle.spec);
+        let user_ns = ns.new_user() || ns.joins.iter().any(|(f, _)| *f == cl::NEWUSER);
+        if self.rootless && !user_ns {
+            return Err(RuntimeError::Request {
+                id: spec_id,
+                reason: "running without root needs a user namespace in linux.namespaces".into(),
+            });
+        }
+        let dir = self.root.create(o.id)?;
+        let mut rb = Rollback::new(dir);
+        let res = self.launch_in(o, mode, bundle, &mut rb);
+        match res {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                rb.run();
+                Err(e)
+            }
+        }
+    }
+
+    fn launch_in(
+        &self,
+        o: &CreateOptions<'_>,
+        mode: Mode,
+        bundle: Bundle,
+        rb: &mut Rollback,
+    ) -> Result<Launched> {
+        let id = o.id;
+        let spec = &bundle.spec;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let ns = NsPlan::from_spec(spec);
+        let proc_root = ProcRoot::open(&self.proc_root).map_err(|source| RuntimeError::Proc {
+            id: id.into(),
+            source,
+        })?;
+        let cgroup = self.new_cgroup(id, spec)?;
+        rb.set_cgroup(&cgroup);
+        if let Some(res) = crate::devices::effective_resources(spec) {
+            for w in cgroup.apply(&res).map_err(error::cg(id))? {
+                tracing::warn!("container {id}: {w}");
+            }
+        }
+        let seccomp = match linux.seccomp() {
+            Some(s) => {
+                Some(
+                    stockade_seccomp::compile(s).map_err(|source| RuntimeError::Seccomp {
+                        id: id.into(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let start_sock = if mode == Mode::Create {
+            Some(start_socket(rb.dir(), id)?)
+        } else {
+            None
+        };
+        let view = crate::cgroup_view(cgroup.mount_view(ns.creates(cl::NEWCGROUP)));
+        let cgroup_tasks = v1_tasks_files(id, &cgroup)?;
+        let late_cgroupns = ns.creates(cl::NEWCGROUP) && cgroup.is_enabled();
+        let process = spec.process().clone().unwrap_or_default();
+        let args = InitArgs {
+            spec,
+            process: &process,
+            bundle: &bundle.dir,
+            rootfs: &bundle.rootfs,
+            ns: &ns,
+            rootless: self.rootless,
+            no_pivot: o.no_pivot,
+            preserve_fds: o.preserve_fds,
+            cgroup_view: &view,
+            seccomp: seccomp.as_ref(),
+            start_listener: start_sock.as_ref().map(AsFd::as_fd),
+            proc_root: ns.needs_second_fork().then_some(&proc_root),
+            create_hooks: hooks::has_create_hooks(spec),
+            cgroup_tasks: &cgroup_tasks,
+            late_cgroupns,
+        };
+        let (main_end, init_end) =
+            channel::pair().map_err(|e| chan_err(id, "socketpair".into(), e))?;
+        let flags = match (ns.needs_second_fork(), late_cgroupns) {
+            (true, _) => 0,
+            (false, true) => ns.new_flags & !cl::NEWCGROUP,
+            (false, false) => ns.new_flags,
+        };
+        let into = cgroup.clone_into_fd();
+        let child = match cl::fork_with(flags, into.as_ref().map(AsFd::as_fd)) {
+            Err(e) => return Err(error::io(id, "clone")(e)),
+            Ok(Forked::Child) => {
+                drop(main_end);
+                init::run(&args, &init_end)
+            }
+            Ok(Forked::Parent(c)) => c,
+        };
+        drop(init_end);
+        rb.set_child(child.pid);
+        let mut d = Driver {
+            id,
+            rt: self,
+            spec,
+            bundle: &bundle,
+            proc_root: &proc_root,
+            chan: &main_end,
+            pid: child.pid,
+        };
+        if !child.in_cgroup {
+            // no clone3: the v2 directory still needs the pid (v1 ones are joined by init)
+            cgroup
+                .add_pid(d.pid.as_raw_nonzero().get())
+                .map_err(error::cg(id))?;
+        }
+        if ns.new_user() && !ns.needs_second_fork() {
+            idmap::write(&proc_root, d.pid, &linux, self.rootless).map_err(|e| d.proc_err(e))?;
+        }
+        d.send(&Msg::Joined, None)?;
+        let (console, listener) = d.until_ready(rb)?;
+        let pidfd = rustix::process::pidfd_open(d.pid, rustix::process::PidfdFlags::empty())
+            .map_err(|e| error::io(id, "pidfd_open")(e.into()))?;
+        let record = d.commit(o, &cgroup, &ns, rb.dir())?;
+        let created = oci_state::hook_state(&record, oci_spec::runtime::ContainerState::Created);
+        if let (Some(fd), Some(f)) = (listener, seccomp.as_ref())
+            && let Some(path) = f.listener_path()
+        {
+            stockade_seccomp::send_listener(
+                path,
+                fd.as_fd(),
+                created.as_bytes(),
+                f.listener_metadata(),
+            )
+            .map_err(|source| RuntimeError::Seccomp {
+                id: id.into(),
+                source,
+            })?;
+        }
+        let console = console::hand_over(id, console, o.console_socket, &process)?;
+        d.proceed(created, mode)?;
+        rb.disarm();
+        Ok(Launched {
+            pid: d.pid,
+            pidfd,
+            dir: rb.take_dir(),
+            record,
+            spec: bundle.spec.clone(),
+            console,
+            cgroup,
+        })
+    }
+
+    /// The container's cgroup manager, created (refusing a non-empty or frozen cgroup).
+    fn new_cgroup(&self, id: &str, spec: &Spec) -> Result<Manager> {
+        let layout = stockade_cgroups::detect(&self.proc_root).map_err(error::cg(id))?;
+        let path = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut m = Manager::new(&layout, &path, id, self.rootless).map_err(error::cg(id))?;
+        if !m.is_enabled() {
+            tracing::warn!("container {id}: rootless without a delegated cgroup: limits skipped");
+        }
+        m.create().map_err(error::cg(id))?;
+        Ok(m)
+    }
+}
+
+/// The `tasks` file of each v1 hierarchy of the container's cgroup, opened for writing.
+fn v1_tasks_files(id: &str, cg: &Manager) -> Result<Vec<OwnedFd>> {
+    cg.paths()
+        .into_iter()
+        .filter(|(h, _)| !h.is_empty())
+        .map(|(_, dir)| {
+            let p = dir.join("tasks");
+            rustix::fs::open(&p, OFlags::WRONLY | OFlags::CLOEXEC, FsMode::empty())
+                .map_err(|e| error::io(id, format!("open {}", p.display()))(e.into()))
+        })
+        .collect()
+}
+
+pub(crate) fn chan_err(id: &str, status: String, source: channel::ChannelError) -> RuntimeError {
+    RuntimeError::InitDied {
+        id: id.into(),
+        status,
+        source,
+    }
+}
+
+/// `<dir>/start.sock`, listening: init accepts `start` on it (the container is
+/// `created` while it exists).
+fn start_socket(dir: &ContainerDir, id: &str) -> Result<OwnedFd> {
+    let path = dir.file(crate::ops::START_SOCKET);
+    let io = |e: rustix::io::Errno| error::io(id, "start socket")(e.into());
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(io)?;
+    let addr = SocketAddrUnix::new(&path).map_err(io)?;
+    rustix::net::bind(&sock, &addr).map_err(io)?;
+    rustix::net::listen(&sock, 1).map_err(io)?;
+    Ok(sock)
+}
