@@ -27,11 +27,13 @@ fn main() {
     let cli = match parse::parse(&argv) {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Help(text)) => {
-            print!("{text}");
+            // a closed stdout (`runtime --version | head -1`) is not a failure
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
             std::process::exit(0);
         }
         Ok(Parsed::Version) => {
-            println!("stockade-oci version {VERSION_LINE}");
+            let line = format!("stockade-oci version {VERSION_LINE}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes());
             std::process::exit(0);
         }
         Err(e) => {
@@ -84,7 +86,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         tracing::debug!("--systemd-cgroup: using the cgroupfs driver with systemd-style paths");
     }
     if matches!(cli.cmd, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_)) {
-        stockade_runtime::seal::ensure_sealed(&root)?;
+        // the overlay's empty layer exists only while the copy is made, and never in the
+        // state root: containerd shares that with runc (`runc list` would choke on it)
+        stockade_runtime::seal::ensure_sealed(&std::env::temp_dir())?;
     }
     let rt = stockade_runtime::Runtime::new(&root);
     commands::dispatch(&rt, &cli.cmd)

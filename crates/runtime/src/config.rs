@@ -123,10 +123,11 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ConfigError> {
 
 /// Parses and validates a spec; `path` names it in errors.
 pub fn parse_spec(path: &Path, raw: &[u8]) -> Result<Spec, ConfigError> {
-    let spec: Spec = serde_json::from_slice(raw).map_err(|source| ConfigError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let spec: Spec =
+        crate::compat::parse(raw, "/process").map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
     validate(&spec).map_err(|reason| invalid(path, reason))?;
     Ok(spec)
 }
@@ -193,7 +194,7 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     {
         return Err("hostname needs a new uts namespace".into());
     }
-    Ok(())
+    crate::validate::spec_rules(spec)
 }
 
 #[cfg(test)]

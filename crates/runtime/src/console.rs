@@ -35,7 +35,28 @@ pub fn hand_over(
         return Ok(Some(master));
     };
     let what = format!("console socket {}", path.display());
-    let sock = UnixStream::connect(path).map_err(error::io(id, what.clone()))?;
+    let sock = connect(path).map_err(error::io(id, what.clone()))?;
     send_with_fd(sock.as_fd(), b"/dev/ptmx", Some(master.as_fd())).map_err(error::io(id, what))?;
     Ok(None)
+}
+
+/// Connects to the socket at `path`, through its directory's descriptor when the path is
+/// longer than a unix socket address holds (107 bytes).
+fn connect(path: &Path) -> std::io::Result<UnixStream> {
+    const SUN_PATH_MAX: usize = 107;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return UnixStream::connect(path);
+    };
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return UnixStream::connect(path);
+    }
+    let dir = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let short = Path::new("/proc/self/fd")
+        .join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string())
+        .join(name);
+    UnixStream::connect(short)
 }

@@ -92,19 +92,21 @@ impl Runtime {
         }
         let ns = NsPlan::from_spec(&bundle.spec);
         let user_ns = ns.new_user() || ns.joins.iter().any(|(f, _)| *f == cl::NEWUSER);
-        if self.rootless && !user_ns {
+        if self.unprivileged && !user_ns {
             return Err(RuntimeError::Request {
                 id: spec_id,
                 reason: "running without root needs a user namespace in linux.namespaces".into(),
             });
         }
         let dir = self.root.create(o.id)?;
+        let poststop = hooks::PoststopOnFailure::capture(&bundle.spec, o.id, &bundle.dir);
         let mut rb = Rollback::new(dir);
         let res = self.launch_in(o, mode, bundle, &mut rb);
         match res {
             Ok(l) => Ok(l),
             Err(e) => {
                 rb.run();
+                poststop.run_if_hook_failed(&e);
                 Err(e)
             }
         }
@@ -128,7 +130,9 @@ impl Runtime {
         let cgroup = self.new_cgroup(id, spec)?;
         rb.set_cgroup(&cgroup);
         if let Some(res) = crate::devices::effective_resources(spec) {
-            for w in cgroup.apply(&res).map_err(error::cg(id))? {
+            let warnings = cgroup.apply(&res).map_err(error::cg(id))?;
+            crate::validate::refuse_unsupported(id, &warnings)?;
+            for w in warnings {
                 tracing::warn!("container {id}: {w}");
             }
         }
@@ -203,7 +207,8 @@ impl Runtime {
                 .map_err(error::cg(id))?;
         }
         if ns.new_user() && !ns.needs_second_fork() {
-            idmap::write(&proc_root, d.pid, &linux, self.rootless).map_err(|e| d.proc_err(e))?;
+            idmap::write(&proc_root, d.pid, &linux, self.unprivileged)
+                .map_err(|e| d.proc_err(e))?;
         }
         d.send(&Msg::Joined, None)?;
         let (console, listener) = d.until_ready(rb)?;
@@ -248,6 +253,17 @@ impl Runtime {
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if self.rootless && !self.unprivileged {
+            // uid 0 in a user namespace (rootless podman): root's cgroup when the hierarchy
+            // lets us make it; else, with no cgroupsPath asked for, none (runc's rootless
+            // cgroup manager ignores permission errors then)
+            let mut m = Manager::new(&layout, &path, id, false).map_err(error::cg(id))?;
+            match m.create() {
+                Ok(()) => return Ok(m),
+                Err(e) if !path.is_empty() || !is_denied(&e) => return Err(error::cg(id)(e)),
+                Err(e) => tracing::debug!("container {id}: {e}"),
+            }
+        }
         let mut m = Manager::new(&layout, &path, id, self.rootless).map_err(error::cg(id))?;
         if !m.is_enabled() {
             tracing::warn!("container {id}: rootless without a delegated cgroup: limits skipped");
@@ -257,8 +273,20 @@ impl Runtime {
     }
 }
 
+/// A cgroup step refused for lack of permission (or a read-only cgroupfs).
+fn is_denied(e: &stockade_cgroups::CgroupError) -> bool {
+    use stockade_cgroups::CgroupError as E;
+    let (E::Create { source, .. } | E::Open { source, .. } | E::Write { source, .. }) = e else {
+        return false;
+    };
+    matches!(
+        source.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 /// The `tasks` file of each v1 hierarchy of the container's cgroup, opened for writing.
-fn v1_tasks_files(id: &str, cg: &Manager) -> Result<Vec<OwnedFd>> {
+pub(crate) fn v1_tasks_files(id: &str, cg: &Manager) -> Result<Vec<OwnedFd>> {
     cg.paths()
         .into_iter()
         .filter(|(h, _)| !h.is_empty())
@@ -281,7 +309,7 @@ pub(crate) fn chan_err(id: &str, status: String, source: channel::ChannelError) 
 /// `<dir>/start.sock`, listening: init accepts `start` on it (the container is
 /// `created` while it exists).
 fn start_socket(dir: &ContainerDir, id: &str) -> Result<OwnedFd> {
-    let path = dir.file(crate::ops::START_SOCKET);
+    let path = dir.socket_path(crate::ops::START_SOCKET);
     let io = |e: rustix::io::Errno| error::io(id, "start socket")(e.into());
     let sock = rustix::net::socket_with(
         AddressFamily::UNIX,

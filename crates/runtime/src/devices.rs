@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The device cgroup rules a container gets, as runc: the config's
-//! `linux.resources.devices`, then an allow rule per `linux.devices` entry, then the
-//! devices every container has (null, zero, full, random, urandom, tty, console, ptmx and
-//! `/dev/pts/*`) and `mknod` of any node (creating one is harmless, opening it is checked).
+//! The device cgroup rules a container gets: an allow rule per `linux.devices` entry (they
+//! "MUST be available"), then the config's `linux.resources.devices` in order (so a
+//! configured rule about such a device wins: config-linux.md#allowed-device-list), then,
+//! as runc, the devices every container has (null, zero, full, random, urandom, tty,
+//! console, ptmx and `/dev/pts/*`) and `mknod` of any node (creating one is harmless,
+//! opening it is checked).
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 
@@ -38,10 +40,11 @@ const DEFAULT_ALLOWED: &[(LinuxDeviceType, i64, Option<i64>)] = &[
 pub fn effective_resources(spec: &Spec) -> Option<LinuxResources> {
     let linux = spec.linux().as_ref()?;
     let mut res = linux.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    if rules.is_empty() && linux.resources().is_none() {
+    let configured = res.devices().clone().unwrap_or_default();
+    if configured.is_empty() && linux.resources().is_none() {
         return None; // nothing asked: leave the cgroup as created (all devices)
     }
+    let mut rules = Vec::with_capacity(configured.len() + 16);
     for d in linux.devices().as_deref().unwrap_or_default() {
         let typ = match d.typ() {
             LinuxDeviceType::B => LinuxDeviceType::B,
@@ -50,6 +53,7 @@ pub fn effective_resources(spec: &Spec) -> Option<LinuxResources> {
         };
         rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
     }
+    rules.extend(configured);
     rules.push(rule(LinuxDeviceType::C, None, None, "m"));
     rules.push(rule(LinuxDeviceType::B, None, None, "m"));
     for (typ, major, minor) in DEFAULT_ALLOWED {
@@ -64,7 +68,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_defaults_follow_config_rules() {
+    fn test_config_rules_follow_device_allows_and_precede_defaults() {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.2.0", "root": {"path": "r"},
             "linux": {
@@ -75,8 +79,9 @@ mod tests {
         .unwrap();
         let res = effective_resources(&spec).unwrap();
         let rules = res.devices().as_ref().unwrap();
-        assert!(!rules[0].allow());
-        assert_eq!((rules[1].major(), rules[1].minor()), (Some(10), Some(229)));
+        assert_eq!((rules[0].major(), rules[0].minor()), (Some(10), Some(229)));
+        assert!(rules[0].allow());
+        assert!(!rules[1].allow(), "the config's deny-all comes after");
         assert!(
             rules
                 .iter()

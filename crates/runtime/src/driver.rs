@@ -31,7 +31,23 @@ pub(crate) struct Driver<'a> {
 
 impl Driver<'_> {
     pub(crate) fn send(&self, msg: &Msg, fd: Option<std::os::fd::BorrowedFd<'_>>) -> Result<()> {
-        self.chan.send(msg, fd).map_err(|e| self.died(e))
+        self.chan.send(msg, fd).map_err(|e| self.send_failed(e))
+    }
+
+    /// init may fail before it waits for main's next message (it does not wait for
+    /// `Joined` to resolve the program): then the send finds its end closed, and its report
+    /// is still queued on ours.
+    fn send_failed(&self, e: channel::ChannelError) -> RuntimeError {
+        let peer_gone = matches!(&e, channel::ChannelError::Send(_, io)
+            if matches!(io.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset));
+        if peer_gone && let Ok((Msg::Failed(source), _)) = self.chan.recv() {
+            crate::wait::reap(self.pid);
+            return RuntimeError::Init {
+                id: self.id.into(),
+                source,
+            };
+        }
+        self.died(e)
     }
 
     pub(crate) fn proc_err(&self, source: crate::procfs::ProcError) -> RuntimeError {
@@ -59,7 +75,7 @@ impl Driver<'_> {
             match msg {
                 Msg::MapsNeeded => {
                     let linux = self.spec.linux().clone().unwrap_or_default();
-                    idmap::write(self.proc_root, self.pid, &linux, self.rt.rootless)
+                    idmap::write(self.proc_root, self.pid, &linux, self.rt.unprivileged)
                         .map_err(|e| self.proc_err(e))?;
                     self.send(&Msg::MapsWritten, None)?;
                 }
@@ -139,7 +155,7 @@ impl Driver<'_> {
             cgroup: serde_json::to_value(cg.to_state()).unwrap_or_default(),
             rootless: self.rt.rootless,
             own_pid_ns: ns.own_pid_ns(),
-            ns_flags: crate::exec::differing_namespaces(self.proc_root, pid),
+            ns_flags: crate::exec::differing_namespaces(self.proc_root, pid, ns.all_flags()),
         };
         dir.write_atomic("config.json", &self.bundle.raw)?;
         dir.save(&record)?;

@@ -95,6 +95,13 @@ pub enum RuntimeError {
         /// The refused operation.
         action: &'static str,
     },
+    /// A signal for a container whose init has exited (runc's words: containerd's shim
+    /// recognises `container not running` as "process already finished").
+    #[error("container {id}: container not running")]
+    NotRunning {
+        /// Container.
+        id: String,
+    },
     /// The request itself is invalid (flags that contradict the config).
     #[error("container {id}: {reason}")]
     Request {

@@ -123,6 +123,46 @@ pub fn run_all_warn(kind: HookKind, hooks: &[Hook], state: &str) {
     }
 }
 
+/// Whether a create/start failed in a hook (runtime.md#lifecycle: the container is then
+/// destroyed and the poststop hooks run, unlike other create failures).
+pub fn failed_in_hook(e: &crate::RuntimeError) -> bool {
+    match e {
+        crate::RuntimeError::Hook { .. } => true,
+        crate::RuntimeError::Init { source, .. } => source.step == crate::init::Step::Hook,
+        _ => false,
+    }
+}
+
+/// The poststop hooks of a create that failed in a hook (state `stopped`, no pid).
+#[derive(Debug)]
+pub struct PoststopOnFailure {
+    hooks: Vec<Hook>,
+    state: String,
+}
+
+impl PoststopOnFailure {
+    /// Captures the hooks and state before the spec moves into the create.
+    pub fn capture(spec: &Spec, id: &str, bundle: &std::path::Path) -> PoststopOnFailure {
+        let rec = crate::state::Record {
+            id: id.into(),
+            bundle: bundle.to_path_buf(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            ..crate::state::Record::default()
+        };
+        PoststopOnFailure {
+            hooks: list(spec, HookKind::Poststop).to_vec(),
+            state: crate::oci_state::hook_state(&rec, oci_spec::runtime::ContainerState::Stopped),
+        }
+    }
+
+    /// Runs them when `e` is a hook failure (after the rollback).
+    pub fn run_if_hook_failed(&self, e: &crate::RuntimeError) {
+        if failed_in_hook(e) && !self.hooks.is_empty() {
+            run_all_warn(HookKind::Poststop, &self.hooks, &self.state);
+        }
+    }
+}
+
 fn run_one(kind: HookKind, hook: &Hook, state: &str) -> Result<(), HookError> {
     let path = hook.path().clone();
     let spawn_err = |source| HookError::Spawn {

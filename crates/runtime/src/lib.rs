@@ -17,6 +17,7 @@
 
 pub mod caps;
 pub mod channel;
+pub mod compat;
 pub mod config;
 pub mod console;
 pub mod create;
@@ -24,7 +25,9 @@ pub mod devices;
 mod driver;
 pub mod error;
 pub mod exec;
+mod exec_helper;
 pub mod hooks;
+pub mod identity;
 pub mod idmap;
 pub mod init;
 pub mod oci_state;
@@ -35,6 +38,7 @@ pub mod rollback;
 pub mod run;
 pub mod seal;
 pub mod state;
+pub mod validate;
 pub mod wait;
 
 use std::io::Write;
@@ -51,33 +55,34 @@ pub use state::StateRoot;
 pub struct Runtime {
     /// Where container state lives (`--root`).
     pub root: StateRoot,
-    /// No host root: user namespace required, cgroups only when delegated.
+    /// No full host root: the effective uid is not 0, or uid 0 in a non-initial user
+    /// namespace (rootless podman). Cgroups only when they can be created, devices bound
+    /// ([`identity`]).
     pub rootless: bool,
+    /// The effective uid is not 0: a user namespace is required and id maps beyond the
+    /// caller's own go through `newuidmap`/`newgidmap`.
+    pub unprivileged: bool,
     /// The host procfs (injected for tests; normally `/proc`).
     pub proc_root: PathBuf,
 }
 
 impl Runtime {
-    /// A runtime over the state root `root`; rootless when the effective uid is not 0.
+    /// A runtime over the state root `root`, rootless or not by runc's rules
+    /// ([`identity::Identity`]).
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
+        let who = identity::Identity::current();
         Runtime {
             root: StateRoot::new(root),
-            rootless: !rustix::process::geteuid().is_root(),
+            rootless: who.rootless(),
+            unprivileged: who.unprivileged(),
             proc_root: PathBuf::from("/proc"),
         }
     }
 
     /// The default state root: `/run/stockade-oci`, or `$XDG_RUNTIME_DIR/stockade-oci` when
-    /// rootless (`/tmp/stockade-oci-<uid>` without it).
+    /// rootless (`/tmp/stockade-oci-<uid>` without it); see [`identity`].
     pub fn default_root() -> PathBuf {
-        let uid = rustix::process::geteuid();
-        if uid.is_root() {
-            return PathBuf::from("/run/stockade-oci");
-        }
-        match std::env::var_os("XDG_RUNTIME_DIR") {
-            Some(d) if !d.is_empty() => Path::new(&d).join("stockade-oci"),
-            _ => PathBuf::from(format!("/tmp/stockade-oci-{}", uid.as_raw())),
-        }
+        identity::Identity::current().default_root()
     }
 }
 

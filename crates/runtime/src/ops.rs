@@ -126,7 +126,7 @@ impl Runtime {
             return Err(c.status_err(status, "start"));
         }
         let sock_path = c.dir.file(START_SOCKET);
-        let mut conn = std::os::unix::net::UnixStream::connect(&sock_path)
+        let mut conn = std::os::unix::net::UnixStream::connect(c.dir.socket_path(START_SOCKET))
             .map_err(|_| c.status_err(Status::Stopped, "start"))?;
         let mut first = [0u8; 1];
         match std::io::Read::read(&mut conn, &mut first) {
@@ -134,7 +134,16 @@ impl Runtime {
             _ => return Err(c.status_err(Status::Stopped, "start")),
         }
         std::fs::remove_file(&sock_path).map_err(error::io(id, "remove start.sock"))?;
-        wait_exec(id, &mut conn)?;
+        if let Err(e) = wait_exec(id, &mut conn) {
+            if hooks::failed_in_hook(&e) {
+                // runtime.md#lifecycle: a failing startContainer hook stops the container and
+                // continues at "destroyed" and poststop
+                if let Err(d) = self.destroy(c) {
+                    tracing::warn!("{d}");
+                }
+            }
+            return Err(e);
+        }
         let spec = c.spec()?;
         let state = oci_state::hook_state(&c.rec, Status::Running.oci());
         hooks::run_all_warn(
@@ -148,16 +157,14 @@ impl Runtime {
     /// `kill [--all] ID SIG`.
     pub fn kill(&self, id: &str, signo: i32, all: bool) -> Result<()> {
         let c = self.load(id)?;
-        let status = self.status(&c);
-        if status == Status::Stopped && !all {
-            return Err(c.status_err(status, "kill"));
+        let not_running = || RuntimeError::NotRunning { id: id.into() };
+        if self.status(&c) == Status::Stopped && !all {
+            return Err(not_running());
         }
         if all && c.cgroup.is_enabled() {
             return c.cgroup.kill_all(signo).map_err(error::cg(id));
         }
-        let pidfd = self
-            .init_pidfd(&c.rec)
-            .ok_or_else(|| c.status_err(Status::Stopped, "kill"))?;
+        let pidfd = self.init_pidfd(&c.rec).ok_or_else(not_running)?;
         stockade_sys::signal::pidfd_send(&pidfd, signo).map_err(error::io(id, "kill"))
     }
 
@@ -175,9 +182,18 @@ impl Runtime {
         };
         c.dir.lock()?;
         let status = self.status(&c);
-        if matches!(status, Status::Running | Status::Paused) && !force {
+        // runtime.md#delete: deleting a container that is not stopped MUST fail (a created
+        // one too: runc deletes it, engines pass --force)
+        if status != Status::Stopped && !force {
             return Err(c.status_err(status, "delete without --force"));
         }
+        self.destroy(c)
+    }
+
+    /// Kills everything, removes the cgroup, runs poststop hooks, removes the state.
+    fn destroy(&self, c: Container) -> Result<()> {
+        let id = c.rec.id.clone();
+        let id = id.as_str();
         self.stop_all(&c);
         crate::wait::destroy_cgroup(&c.cgroup).map_err(error::cg(id))?;
         if let Ok(spec) = c.spec() {

@@ -55,6 +55,12 @@ impl NsPlan {
         self.new_flags & flag != 0 || (flag == cl::NEWTIME && self.new_time)
     }
 
+    /// `CLONE_NEW*` flags of every namespace the container creates or joins.
+    pub fn all_flags(&self) -> u64 {
+        let time = if self.new_time { cl::NEWTIME } else { 0 };
+        self.joins.iter().fold(self.new_flags | time, |acc, (f, _)| acc | f)
+    }
+
     /// Whether the container's pid namespace differs from the runtime's (new or joined).
     pub fn own_pid_ns(&self) -> bool {
         self.creates(cl::NEWPID) || self.joins.iter().any(|(f, _)| *f == cl::NEWPID)

@@ -53,8 +53,10 @@ pub fn is_sealed() -> Result<bool, SealError> {
 }
 
 /// Returns when the image is sealed; otherwise re-executes from a sealed copy (same argv
-/// and environment) and does not return unless that fails. `scratch` is a directory the
-/// runtime owns (its state root) where an empty overlay layer can be created.
+/// and environment) and does not return unless that fails. `scratch` is a directory where
+/// the empty overlay layer lives for the moment the overlay is created (a uniquely named
+/// directory, removed at once: nothing stays, e.g. in a state root an engine shares with
+/// runc).
 pub fn ensure_sealed(scratch: &Path) -> Result<(), SealError> {
     if is_sealed()? {
         return Ok(());
@@ -108,16 +110,16 @@ fn overlay_copy(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
         (Some(d), Some(n)) => (d, n),
         _ => return Err(std::io::Error::other("no parent directory")),
     };
-    let empty = scratch.join(".seal-empty");
-    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
-        .create(&empty)?;
-    let (d, e) = (dir.to_string_lossy(), empty.to_string_lossy());
+    let empty = EmptyDir::create(scratch)?;
+    let (d, e) = (dir.to_string_lossy(), empty.0.to_string_lossy());
     if [&d, &e].iter().any(|s| s.contains([':', ',', '\\', '\n'])) {
         return Err(std::io::Error::other("path needs escaping"));
     }
     let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
     rustix::mount::fsconfig_set_string(&fs, "lowerdir", format!("{d}:{e}"))?;
     rustix::mount::fsconfig_create(&fs)?;
+    // the superblock holds the layer now; the name can go
+    drop(empty);
     let mnt = rustix::mount::fsmount(
         &fs,
         FsMountFlags::FSMOUNT_CLOEXEC,
@@ -129,6 +131,39 @@ fn overlay_copy(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
         OFlags::PATH | OFlags::CLOEXEC,
         Mode::empty(),
     )?)
+}
+
+/// A new empty directory (mode 0700, unique name) removed when dropped.
+struct EmptyDir(std::path::PathBuf);
+
+impl EmptyDir {
+    fn create(parent: &Path) -> std::io::Result<EmptyDir> {
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755)
+            .create(parent)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+        for n in 0..8u32 {
+            let name = format!(".stockade-seal-{}-{}", std::process::id(), nanos ^ n);
+            let path = parent.join(name);
+            match std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+                .create(&path)
+            {
+                Ok(()) => return Ok(EmptyDir(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+}
+
+impl Drop for EmptyDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 fn memfd_copy() -> std::io::Result<OwnedFd> {

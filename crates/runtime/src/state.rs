@@ -201,6 +201,15 @@ impl ContainerDir {
         self.path.join(name)
     }
 
+    /// A short name for `name` in the directory, through the open handle
+    /// (`/proc/self/fd/<n>/<name>`), for unix socket addresses: `sun_path` holds 107 bytes,
+    /// and an engine's root plus a 64-hex id does not fit (Docker's default
+    /// `/var/run/docker/runtime-runc/moby/<id>/start.sock` is 109).
+    pub fn socket_path(&self, name: &str) -> PathBuf {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.handle);
+        PathBuf::from(format!("/proc/self/fd/{fd}/{name}"))
+    }
+
     /// Writes `state.json` atomically.
     pub fn save(&self, rec: &Record) -> Result<(), StateError> {
         let data = serde_json::to_vec(rec).map_err(|source| StateError::Corrupt {

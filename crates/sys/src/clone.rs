@@ -105,14 +105,39 @@ pub fn fork_with_proc(
     fork_checked(flags, cgroup, Some(proc))
 }
 
+/// Proof that the calling process had one thread when it was made. It cannot cross
+/// threads (`!Send`); its holder must not start a thread before [`fork_proven`] uses it.
+/// It lets a process check through a procfs handle, close that handle, and fork later
+/// (an exec helper must hold no host descriptor once its child is visible in the
+/// container).
+#[derive(Debug)]
+pub struct SingleThreaded(std::marker::PhantomData<*const ()>);
+
+impl SingleThreaded {
+    /// Checks the thread count through the procfs handle `proc`.
+    pub fn check_at(proc: BorrowedFd<'_>) -> io::Result<SingleThreaded> {
+        if is_single_threaded_at(proc)? {
+            Ok(SingleThreaded(std::marker::PhantomData))
+        } else {
+            Err(io::Error::other("refusing to fork a multithreaded process"))
+        }
+    }
+}
+
+/// [`fork_with`] after an earlier check (see [`SingleThreaded`]).
+pub fn fork_proven(
+    flags: u64,
+    cgroup: Option<BorrowedFd<'_>>,
+    _proof: &SingleThreaded,
+) -> io::Result<Forked> {
+    fork_unchecked(flags, cgroup)
+}
+
 fn fork_checked(
     flags: u64,
     cgroup: Option<BorrowedFd<'_>>,
     proc: Option<BorrowedFd<'_>>,
 ) -> io::Result<Forked> {
-    if flags & !NS_FLAGS != 0 {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
     let single = match proc {
         Some(p) => is_single_threaded_at(p)?,
         None => is_single_threaded()?,
@@ -120,9 +145,22 @@ fn fork_checked(
     if !single {
         return Err(io::Error::other("refusing to fork a multithreaded process"));
     }
+    fork_unchecked(flags, cgroup)
+}
+
+/// Only called once the process is known to be single-threaded.
+fn fork_unchecked(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    if flags & !NS_FLAGS != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     match clone3(flags, cgroup) {
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => clone_legacy(flags),
         Err(e) if e.raw_os_error() == Some(libc::E2BIG) => clone_legacy(flags),
+        // a seccomp profile that predates clone3 may answer EPERM for it (exec forks its
+        // last helper under the container's filter); plain clone is what such profiles allow
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && cgroup.is_none() => {
+            clone_legacy(flags)
+        }
         other => other,
     }
 }
@@ -146,8 +184,9 @@ fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
     }
     // SAFETY: `args` is a valid, fully initialised `struct clone_args` whose size we pass;
     // `pidfd` outlives the call. Without CLONE_VM the child gets its own copy of memory and
-    // returns on its own copy of this stack, like fork(2). fork_with checked the process
-    // is single-threaded, so no lock can be held by a thread that does not exist in the child.
+    // returns on its own copy of this stack, like fork(2). The process is single-threaded
+    // (fork_checked, or a SingleThreaded proof whose holder started no thread), so no lock
+    // can be held by a thread that does not exist in the child.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -164,7 +203,7 @@ fn clone_legacy(flags: u64) -> io::Result<Forked> {
     // SAFETY: the raw clone syscall (x86_64 argument order: flags, stack, parent_tid,
     // child_tid, tls) with a null stack duplicates the caller like fork(2); CLONE_PIDFD
     // stores the pidfd through the parent_tid pointer, valid for the call. Single-threaded
-    // as checked by fork_with.
+    // as checked by fork_checked or proven by a SingleThreaded token.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone,

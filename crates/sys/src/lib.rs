@@ -17,5 +17,6 @@ pub mod fuse;
 pub mod loopdev;
 pub mod misc;
 pub mod mount;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;

@@ -134,7 +134,11 @@ pub fn status(dev: BorrowedFd<'_>) -> io::Result<LoopStatus> {
     // SAFETY: the kernel writes exactly one `struct loop_info64` through the pointer, which
     // points at a live, correctly sized local; `dev` is open for the call.
     let rc = unsafe {
-        libc::ioctl(dev.as_raw_fd(), LOOP_GET_STATUS64, std::ptr::from_mut(&mut info))
+        libc::ioctl(
+            dev.as_raw_fd(),
+            LOOP_GET_STATUS64,
+            std::ptr::from_mut(&mut info),
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());

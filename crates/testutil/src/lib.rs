@@ -100,8 +100,11 @@ pub fn busybox_rootfs(root: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(root.join(d))?;
     }
     let bb = root.join("bin/busybox");
-    std::fs::copy(host_busybox()?, &bb)?;
-    let out = Command::new(&bb).arg("--list").output()?;
+    let host = host_busybox()?;
+    std::fs::copy(&host, &bb)?;
+    // the host's copy: executing the one just written races with forks of other test
+    // threads that still hold its write descriptor (ETXTBSY)
+    let out = Command::new(&host).arg("--list").output()?;
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         let link = root.join("bin").join(applet);
         if applet != "busybox" && !link.exists() {

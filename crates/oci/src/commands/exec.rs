@@ -25,8 +25,10 @@ pub fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<i32> {
 fn build_process(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<Process> {
     if let Some(path) = &a.process {
         let raw = stockade_runtime::config::read_bounded(path)?;
-        let p: Process = serde_json::from_slice(&raw)
+        let p: Process = stockade_runtime::compat::parse(&raw, "")
             .with_context(|| format!("{}: malformed process", path.display()))?;
+        stockade_runtime::validate::process_rules(&p)
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
         return Ok(p);
     }
     if a.args.is_empty() {

@@ -97,7 +97,7 @@ pub fn events(rt: &Runtime, a: &EventsArgs) -> anyhow::Result<i32> {
     loop {
         let data = rt.stats(&a.id)?;
         let ev = serde_json::json!({"type": "stats", "id": a.id, "data": data});
-        println!("{ev}");
+        super::print_line(&ev.to_string())?;
         if a.stats {
             return Ok(0);
         }

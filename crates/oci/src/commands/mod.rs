@@ -34,6 +34,14 @@ pub fn dispatch(rt: &Runtime, cmd: &Cmd) -> anyhow::Result<i32> {
 
 /// Prints JSON to stdout.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    print_line(&serde_json::to_string_pretty(v)?)
+}
+
+/// Writes one line to stdout; a closed stdout is an error, not a panic (`println!`).
+pub fn print_line(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
     Ok(())
 }

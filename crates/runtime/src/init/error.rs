@@ -42,6 +42,8 @@ pub enum Step {
     Rlimit,
     /// personality.
     Personality,
+    /// I/O priority, scheduler, CPU affinity, memory policy.
+    Scheduling,
     /// Session and controlling terminal.
     Terminal,
     /// Supplementary groups, gid, uid.
@@ -81,6 +83,7 @@ impl std::fmt::Display for Step {
             Step::StartWait => "wait for start",
             Step::Rlimit => "setrlimit",
             Step::Personality => "set personality",
+            Step::Scheduling => "set scheduling attributes",
             Step::Terminal => "set controlling terminal",
             Step::User => "set user",
             Step::Capabilities => "set capabilities",
@@ -96,7 +99,7 @@ impl std::fmt::Display for Step {
 
 /// A failed init step, as sent to main.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-#[error("{step}{}{}{}", sep(context), context, errno_text(*errno))]
+#[error("{step}{}{}{}", sep(*step, context), context, errno_text(*errno))]
 pub struct InitError {
     /// The step.
     pub step: Step,
@@ -106,15 +109,35 @@ pub struct InitError {
     pub errno: Option<i32>,
 }
 
-fn sep(context: &str) -> &'static str {
-    if context.is_empty() { "" } else { " " }
+fn sep(step: Step, context: &str) -> &'static str {
+    match (step, context.is_empty()) {
+        (_, true) => "",
+        // the context is a sentence of its own: `exec: "foo": executable file not found...`
+        (Step::Executable, false) => ": ",
+        (_, false) => " ",
+    }
 }
 
 fn errno_text(errno: Option<i32>) -> String {
     match errno {
-        Some(e) => format!(": {}", std::io::Error::from_raw_os_error(e)),
+        Some(e) => format!(": {}", errno_words(e)),
         None => String::new(),
     }
+}
+
+/// The C library's text for `errno`, worded as runc (Go) prints it: lower case, no
+/// `(os error N)`. Engines match these words: the docker CLI maps `no such file or
+/// directory` to exit 127 and `permission denied` to 126, case-sensitively.
+pub fn errno_words(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text
+        .strip_suffix(&format!(" (os error {errno})"))
+        .unwrap_or(&text);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl InitError {
@@ -190,10 +213,7 @@ mod tests {
     #[test]
     fn test_display_and_roundtrip() {
         let e = InitError::io(Step::Cwd, "/nope", &std::io::Error::from_raw_os_error(2));
-        assert_eq!(
-            e.to_string(),
-            "enter cwd /nope: No such file or directory (os error 2)"
-        );
+        assert_eq!(e.to_string(), "enter cwd /nope: no such file or directory");
         let back: InitError = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back.step, Step::Cwd);
         assert_eq!(InitError::new(Step::Fork, "").to_string(), "fork");

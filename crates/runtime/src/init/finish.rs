@@ -57,7 +57,6 @@ pub fn run_start_hooks(spec: &Spec, state: &str) -> InitResult<()> {
 /// init's last step.
 pub fn exec_process(
     a: &InitArgs<'_>,
-    console: Option<OwnedFd>,
     exe: &CString,
     seccomp_loaded: bool,
     chan: BorrowedFd<'_>,
@@ -69,7 +68,7 @@ pub fn exec_process(
             spec: a.spec,
             preserve_fds: a.preserve_fds,
             seccomp: if seccomp_loaded { None } else { a.seccomp },
-            console,
+            console: None, // already on fds 0-2 (setup::console)
             setsid: true,
             chan,
             rlimits_done: true,
@@ -82,12 +81,21 @@ pub fn exec_process(
 /// rlimits, personality, terminal, umask, fd sweep, cwd, bounding set, user, capabilities,
 /// no_new_privs, seccomp, signal reset, `execve`. Returns only on failure.
 pub fn final_steps(mut f: FinalArgs<'_>, exe: &CString) -> InitResult<std::convert::Infallible> {
+    prepare_final(&mut f)?;
+    exec_now(f.process, exe)
+}
+
+/// [`final_steps`] without the signal reset and `execve`: what an exec helper does before
+/// it forks the process that will exec (so that process holds the final credentials, the
+/// seccomp filter and nothing of the host from its first instruction).
+pub fn prepare_final(f: &mut FinalArgs<'_>) -> InitResult<()> {
     let p = f.process;
     if !f.rlimits_done {
         creds::apply_rlimits(p.rlimits().as_deref().unwrap_or_default())?;
     }
     set_personality(f.spec)?;
-    set_terminal(&mut f)?;
+    super::sched::apply(p, f.spec)?;
+    set_terminal(f)?;
     let umask = p.user().umask().unwrap_or(0o022);
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(umask & 0o777));
     let mut keep = vec![f.chan];
@@ -107,6 +115,12 @@ pub fn final_steps(mut f: FinalArgs<'_>, exe: &CString) -> InitResult<std::conve
         rustix::thread::set_no_new_privs(true).step(Step::NoNewPrivs, "")?;
         load_seccomp(f.seccomp)?;
     }
+    Ok(())
+}
+
+/// Default signal dispositions and mask, then `execve` of `exe` with the process's argv and
+/// environment. Returns only on failure.
+pub fn exec_now(p: &Process, exe: &CString) -> InitResult<std::convert::Infallible> {
     stockade_sys::signal::reset_for_exec().step(Step::Exec, "reset signals")?;
     let argv = cstrings(p.args().as_deref().unwrap_or_default())?;
     let envp = cstrings(p.env().as_deref().unwrap_or_default())?;

@@ -10,6 +10,7 @@
 mod creds;
 mod error;
 mod finish;
+mod sched;
 mod setup;
 mod target;
 
@@ -20,7 +21,8 @@ use oci_spec::runtime::{Process, Spec};
 
 pub use creds::{CapPlan, apply_rlimits, drop_bounding, set_caps, set_user};
 pub use error::{InitError, InitResult, IoStep, Step};
-pub use finish::{FinalArgs, final_steps};
+pub use finish::{FinalArgs, exec_now, final_steps, prepare_final};
+pub use sched::apply_initial_affinity;
 pub use setup::become_root as setup_become_root;
 pub use target::{enter_cwd, find_executable};
 
@@ -41,7 +43,8 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     /// Namespace plan.
     pub ns: &'a NsPlan,
-    /// Running without host root.
+    /// Running without full host root (unprivileged, or root of a non-initial user
+    /// namespace): devices bound, some mounts fall back to binds.
     pub rootless: bool,
     /// `--no-pivot`.
     pub no_pivot: bool,
@@ -114,7 +117,7 @@ fn steps(
     }
     setup::set_hostname(a.spec)?;
     let prepared = setup::prepare_rootfs(a)?;
-    let console = setup::console(a, &prepared, chan)?;
+    setup::console(a, &prepared, chan)?;
     let state = if a.create_hooks {
         Some(setup::create_hooks(a, sync)?)
     } else {
@@ -140,7 +143,7 @@ fn steps(
     let state = sync.wait_proceed(a, state)?;
     finish::run_start_hooks(a.spec, &state)?;
     let barrier = sync.barrier();
-    finish::exec_process(a, console, &exe, seccomp_loaded, chan.as_fd(), barrier)
+    finish::exec_process(a, &exe, seccomp_loaded, chan.as_fd(), barrier)
 }
 
 /// The process environment (empty when unset).

@@ -52,8 +52,9 @@ fn join_cgroup(a: &InitArgs<'_>) -> InitResult<()> {
     Ok(())
 }
 
+/// init is a clone of main: same effective uid.
 fn maps_by_unprivileged_main(a: &InitArgs<'_>) -> bool {
-    a.rootless && a.ns.new_user()
+    !rustix::process::geteuid().is_root() && a.ns.new_user()
 }
 
 /// `PR_SET_DUMPABLE 0`.
@@ -292,15 +293,14 @@ pub fn prepare_rootfs(a: &InitArgs<'_>) -> InitResult<PreparedRootfs> {
     stockade_mount::prepare_rootfs(&cfg).map_err(|e| InitError::chain(Step::Rootfs, "", &e))
 }
 
-/// With `terminal`: a pty from the container's devpts, its slave bound on /dev/console and
-/// the master sent to main. Returns the slave for the final step.
-pub fn console(
-    a: &InitArgs<'_>,
-    prepared: &PreparedRootfs,
-    chan: &Endpoint,
-) -> InitResult<Option<OwnedFd>> {
+/// With `terminal`: a pty from the container's devpts, its slave bound on /dev/console,
+/// the master sent to main, and the slave made init's stdio and controlling terminal right
+/// away (runc's `setupConsole`). The runtime's own stdio must not survive in init past
+/// `create`: an engine (containerd's shim via go-runc) waits for end of file on the pipe it
+/// gave the runtime before it calls `start`.
+pub fn console(a: &InitArgs<'_>, prepared: &PreparedRootfs, chan: &Endpoint) -> InitResult<()> {
     if !a.process.terminal().unwrap_or(false) {
-        return Ok(None);
+        return Ok(());
     }
     let (master, slave) = prepared
         .open_console_pty()
@@ -310,7 +310,20 @@ pub fn console(
         .map_err(|e| InitError::chain(Step::Console, "/dev/console", &e))?;
     chan.send(&Msg::Console, Some(master.as_fd()))
         .map_err(|e| InitError::chain(Step::Console, "", &e))?;
-    Ok(Some(slave))
+    drop(master);
+    attach_terminal(slave)
+}
+
+/// New session, `slave` on fds 0-2, and `slave` as the controlling terminal.
+fn attach_terminal(slave: OwnedFd) -> InitResult<()> {
+    match rustix::process::setsid() {
+        Ok(_) | Err(rustix::io::Errno::PERM) => {} // already a session leader
+        Err(e) => return Err(InitError::io(Step::Terminal, "setsid", &e.into())),
+    }
+    rustix::stdio::dup2_stdin(&slave).step(Step::Terminal, "dup2 stdin")?;
+    rustix::stdio::dup2_stdout(&slave).step(Step::Terminal, "dup2 stdout")?;
+    rustix::stdio::dup2_stderr(&slave).step(Step::Terminal, "dup2 stderr")?;
+    rustix::process::ioctl_tiocsctty(&slave).step(Step::Terminal, "TIOCSCTTY")
 }
 
 /// Asks main to run prestart/createRuntime, then runs createContainer here (container

@@ -71,58 +71,72 @@ pub fn enter_cwd(cwd: &Path) -> InitResult<()> {
 }
 
 /// Finds the program: argv[0] if it has a `/`, else the first match on the `PATH` of the
-/// process environment. Returns the absolute in-container path to `execve`.
+/// process environment. Returns the absolute in-container path to `execve`. Failures are
+/// worded as runc's (Go's `exec.LookPath`), which engines match to pick an exit code:
+/// `exec: "/x": stat /x: no such file or directory`, `exec: "/x": permission denied`,
+/// `exec: "x": executable file not found in $PATH` (podman and docker: 127 and 126).
 pub fn find_executable(arg0: &str, env: &[String]) -> InitResult<CString> {
     let root = open_root()?;
-    let candidates: Vec<PathBuf> = if arg0.contains('/') {
-        vec![PathBuf::from(arg0)]
-    } else {
-        let path = env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        path.split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| Path::new(d).join(arg0))
-            .collect()
+    let to_cstring = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| InitError::new(Step::Executable, format!("{arg0}: NUL in path")))
     };
-    let mut last = None;
-    for c in &candidates {
-        let abs = if c.is_absolute() {
-            c.clone()
-        } else {
-            Path::new("/").join(c)
+    if arg0.contains('/') {
+        let abs = Path::new("/").join(arg0);
+        return match check_executable(root.as_fd(), &abs) {
+            Ok(()) => to_cstring(Path::new(arg0)),
+            Err(NotRunnable::Missing(e)) => Err(InitError {
+                step: Step::Executable,
+                context: format!("exec: {arg0:?}: stat {arg0}"),
+                errno: Some(e.raw_os_error()),
+            }),
+            Err(NotRunnable::NotExecutable) => Err(InitError::new(
+                Step::Executable,
+                format!("exec: {arg0:?}: permission denied"),
+            )),
+            Err(NotRunnable::MagicLink) => Err(InitError::new(
+                Step::Executable,
+                format!("exec: {arg0:?}: resolves through a magic link"),
+            )),
         };
-        match check_executable(root.as_fd(), &abs) {
-            Ok(()) => {
-                return CString::new(c.as_os_str().as_bytes())
-                    .map_err(|_| InitError::new(Step::Executable, format!("{arg0}: NUL in path")));
-            }
-            Err(e) => last = Some(e),
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let c = Path::new(dir).join(arg0);
+        if check_executable(root.as_fd(), &Path::new("/").join(&c)).is_ok() {
+            return to_cstring(&c);
         }
     }
-    Err(last.unwrap_or_else(|| InitError::new(Step::Executable, format!("{arg0}: not found"))))
+    Err(InitError::new(
+        Step::Executable,
+        format!("exec: {arg0:?}: executable file not found in $PATH"),
+    ))
 }
 
-fn check_executable(root: BorrowedFd<'_>, path: &Path) -> InitResult<()> {
-    let what = path.display().to_string();
+/// Why a candidate cannot be run.
+enum NotRunnable {
+    /// The lookup failed (`ENOENT`, `ENOTDIR`, `EACCES` on a directory...).
+    Missing(rustix::io::Errno),
+    /// Not a regular file with an execute bit.
+    NotExecutable,
+    /// The path goes through `/proc/<pid>/fd`-style magic links (refused).
+    MagicLink,
+}
+
+fn check_executable(root: BorrowedFd<'_>, path: &Path) -> Result<(), NotRunnable> {
     let fd = open_in(root, path, OFlags::PATH).map_err(|e| {
         if e == rustix::io::Errno::LOOP {
-            InitError::new(
-                Step::Executable,
-                format!("{what} resolves through a magic link"),
-            )
+            NotRunnable::MagicLink
         } else {
-            InitError::io(Step::Executable, what.clone(), &e.into())
+            NotRunnable::Missing(e)
         }
     })?;
-    let st = rustix::fs::fstat(&fd).step(Step::Executable, &what)?;
+    let st = rustix::fs::fstat(&fd).map_err(NotRunnable::Missing)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_mode & 0o111 == 0 {
-        return Err(InitError::io(
-            Step::Executable,
-            what,
-            &std::io::Error::from_raw_os_error(libc::EACCES),
-        ));
+        return Err(NotRunnable::NotExecutable);
     }
     Ok(())
 }
