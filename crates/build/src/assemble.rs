@@ -64,7 +64,7 @@ pub struct Partition {
 #[derive(Debug)]
 pub struct Output {
     target: PathBuf,
-    tmp: Option<tempfile::NamedTempFile>,
+    tmp: tempfile::NamedTempFile,
 }
 
 impl Output {
@@ -72,10 +72,7 @@ impl Output {
     pub fn create(target: &Path, force: bool) -> Result<Output, BuildError> {
         match std::fs::symlink_metadata(target) {
             Ok(m) if m.is_dir() => {
-                return Err(BuildError::Unsupported(format!(
-                    "{} is a directory",
-                    target.display()
-                )));
+                return Err(BuildError::OutputIsDir(target.to_path_buf()));
             }
             Ok(_) if !force => return Err(BuildError::OutputExists(target.to_path_buf())),
             _ => {}
@@ -94,16 +91,13 @@ impl Output {
             .map_err(io_err("create a file in", &dir))?;
         Ok(Output {
             target: target.to_path_buf(),
-            tmp: Some(tmp),
+            tmp,
         })
     }
 
     /// Writes the SIF into the temporary file.
     pub fn write(&mut self, objects: Objects, part: Partition) -> Result<(), BuildError> {
-        let tmp = self
-            .tmp
-            .as_ref()
-            .ok_or_else(|| BuildError::Unsupported("output already committed".into()))?;
+        let tmp = &self.tmp;
         let mut b = Builder::new().launch_script(stockade_sif::APPTAINER_LAUNCH_SCRIPT);
         let mut n = 0u32;
         if let Some(d) = objects.deffile {
@@ -142,18 +136,15 @@ impl Output {
     }
 
     /// Renames the finished image over OUT (mode 0755, like Apptainer's images).
-    pub fn commit(mut self) -> Result<(), BuildError> {
-        let tmp = self
-            .tmp
-            .take()
-            .ok_or_else(|| BuildError::Unsupported("output already committed".into()))?;
+    pub fn commit(self) -> Result<(), BuildError> {
+        let Output { target, tmp } = self;
         let f = tmp.as_file();
-        f.sync_all().map_err(io_err("write", &self.target))?;
+        f.sync_all().map_err(io_err("write", &target))?;
         f.set_permissions(std::fs::Permissions::from_mode(0o755))
-            .map_err(io_err("write", &self.target))?;
-        tmp.persist(&self.target).map_err(|e| BuildError::Io {
+            .map_err(io_err("write", &target))?;
+        tmp.persist(&target).map_err(|e| BuildError::Io {
             step: "rename over",
-            path: self.target.clone(),
+            path: target.clone(),
             source: e.error,
         })?;
         Ok(())
@@ -185,21 +176,14 @@ pub fn squash_encrypted(
     // Not CLOEXEC: mksquashfs inherits it and opens /proc/self/fd/N (its own copy).
     let memfd =
         rustix::fs::memfd_create("stockade-build-plaintext", rustix::fs::MemfdFlags::empty())
-            .map_err(|e| BuildError::Io {
-                step: "create a memfd for",
-                path: rootfs.into(),
-                source: e.into(),
-            })?;
+            .map_err(io_err("create a memfd for", rootfs))?;
     let fdpath = PathBuf::from(format!(
         "/proc/self/fd/{}",
         rustix::fd::AsRawFd::as_raw_fd(&memfd)
     ));
     let res = stockade_squashfs::build_squashfs(rootfs, &fdpath, opts, progress);
-    rustix::io::fcntl_setfd(&memfd, rustix::io::FdFlags::CLOEXEC).map_err(|e| BuildError::Io {
-        step: "seal",
-        path: fdpath.clone(),
-        source: e.into(),
-    })?;
+    rustix::io::fcntl_setfd(&memfd, rustix::io::FdFlags::CLOEXEC)
+        .map_err(io_err("seal", &fdpath))?;
     res.map_err(BuildError::Squashfs)?;
     let mut plain = File::from(memfd);
     let len = plain

@@ -43,16 +43,18 @@ pub fn copy_dir(
         path: src.to_path_buf(),
         source: e.into(),
     })?;
-    let mut cache = DirCache::default();
-    let mut dirs: Vec<(Vec<u8>, Meta)> = Vec::new();
+    let mut walk = Walk {
+        tree,
+        link,
+        cache: DirCache::default(),
+        dirs: Vec::new(),
+        tick,
+    };
     let mut stack: Vec<(OwnedFd, Vec<u8>, usize)> = vec![(root, dst_rel.to_vec(), 0)];
     while let Some((fd, rel, depth)) = stack.pop() {
         let here = src.join(String::from_utf8_lossy(&rel).as_ref());
         if depth > MAX_DEPTH {
-            return Err(BuildError::Unsupported(format!(
-                "{}: directories nested too deeply",
-                here.display()
-            )));
+            return Err(BuildError::TooDeep(here));
         }
         let names = crate::extract::tree::children(&fd).map_err(io_err("read directory", &here))?;
         for name in names {
@@ -62,65 +64,76 @@ pub fn copy_dir(
                 [&rel[..], b"/", &name[..]].concat()
             };
             let path = src.join(String::from_utf8_lossy(&child_rel).as_ref());
-            let st = rustix::fs::statat(&fd, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW).map_err(
-                |e| BuildError::Io {
-                    step: "stat",
-                    path: path.clone(),
-                    source: e.into(),
-                },
-            )?;
-            let meta = meta_of(&st);
-            let dir = tree
-                .dir(&mut cache, &rel)
-                .map_err(io_err("create directory for", &path))?;
-            let res = match FileType::from_raw_mode(st.st_mode) {
-                FileType::Directory => tree.create_dir(dir, &name, meta).map(|_| {
-                    dirs.push((child_rel.clone(), meta));
-                }),
-                FileType::RegularFile => {
-                    let linked = link
-                        && rustix::fs::linkat(
-                            &fd,
-                            name.as_slice(),
-                            dir,
-                            name.as_slice(),
-                            AtFlags::empty(),
-                        )
-                        .is_ok();
-                    if linked {
-                        Ok(())
-                    } else {
-                        copy_file(&fd, &name, tree, dir, &name, meta)
-                            .inspect(|_| tick(u64::try_from(st.st_size).unwrap_or(0)))
-                    }
-                }
-                FileType::Symlink => rustix::fs::readlinkat(&fd, name.as_slice(), Vec::new())
-                    .map_err(Into::into)
-                    .and_then(|t| tree.create_symlink(dir, &name, t.as_bytes(), meta)),
-                ft @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
-                    let dev = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-                    tree.create_node(dir, &name, ft, dev, meta).map(drop)
-                }
-                _ => Ok(()), // sockets
-            };
-            res.map_err(io_err("copy", &path))?;
-            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            if walk.entry(&fd, &name, &rel, &child_rel, &path)? {
                 let sub = rustix::fs::openat(
                     &fd,
                     name.as_slice(),
                     flags | OFlags::NOFOLLOW,
                     Mode::empty(),
                 )
-                .map_err(|e| BuildError::Io {
-                    step: "open",
-                    path: path.clone(),
-                    source: e.into(),
-                })?;
+                .map_err(io_err("open", &path))?;
                 stack.push((sub, child_rel, depth + 1));
             }
         }
     }
-    finish_dirs(tree, dirs)
+    finish_dirs(tree, walk.dirs)
+}
+
+/// The state of one [`copy_dir`].
+struct Walk<'a> {
+    tree: &'a Tree,
+    link: bool,
+    cache: DirCache,
+    /// Directories created, for [`finish_dirs`].
+    dirs: Vec<(Vec<u8>, Meta)>,
+    tick: &'a mut dyn FnMut(u64),
+}
+
+impl Walk<'_> {
+    /// Copies entry `name` of the source directory `fd` into `rel` of the tree (as
+    /// `child_rel`; `path` for messages). True for a directory, to descend into.
+    fn entry(
+        &mut self,
+        fd: &OwnedFd,
+        name: &[u8],
+        rel: &[u8],
+        child_rel: &[u8],
+        path: &Path,
+    ) -> Result<bool, BuildError> {
+        let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(io_err("stat", path))?;
+        let meta = meta_of(&st);
+        let tree = self.tree;
+        let dir = tree
+            .dir(&mut self.cache, rel)
+            .map_err(io_err("create directory for", path))?;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        let res = match ft {
+            FileType::Directory => tree.create_dir(dir, name, meta).map(|_| {
+                self.dirs.push((child_rel.to_vec(), meta));
+            }),
+            FileType::RegularFile => {
+                let linked =
+                    self.link && rustix::fs::linkat(fd, name, dir, name, AtFlags::empty()).is_ok();
+                if linked {
+                    Ok(())
+                } else {
+                    copy_file(fd, name, tree, dir, name, meta)
+                        .inspect(|_| (self.tick)(u64::try_from(st.st_size).unwrap_or(0)))
+                }
+            }
+            FileType::Symlink => rustix::fs::readlinkat(fd, name, Vec::new())
+                .map_err(Into::into)
+                .and_then(|t| tree.create_symlink(dir, name, t.as_bytes(), meta)),
+            ft @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
+                let dev = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+                tree.create_node(dir, name, ft, dev, meta).map(drop)
+            }
+            _ => Ok(()), // sockets
+        };
+        res.map_err(io_err("copy", path))?;
+        Ok(ft == FileType::Directory)
+    }
 }
 
 /// Applies directory modes and times, deepest first.
@@ -135,11 +148,7 @@ pub fn finish_dirs(tree: &Tree, mut dirs: Vec<(Vec<u8>, Meta)>) -> Result<(), Bu
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| BuildError::Io {
-            step: "open",
-            path: path.clone(),
-            source: e.into(),
-        })?;
+        .map_err(io_err("open", &path))?;
         tree.finish_dir(d.as_fd(), meta)
             .map_err(io_err("set the mode of", &path))?;
     }

@@ -28,6 +28,17 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
+    /// A JSON member of an image archive or layout does not parse.
+    #[error("{}: {member}: invalid JSON", path.display())]
+    ArchiveJson {
+        /// Archive or layout directory.
+        path: PathBuf,
+        /// Member name.
+        member: String,
+        /// The error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A layer could not be applied.
     #[error("{}: layer {layer}", path.display())]
     Layer {
@@ -49,9 +60,30 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
-    /// The source or an option asks for something not supported.
-    #[error("{0}")]
-    Unsupported(String),
+    /// The source names a transport that needs a network.
+    #[error(
+        "source {spec}: the '{transport}' transport needs a network; save the image with 'podman save' and build from docker-archive: or oci-archive:"
+    )]
+    NetworkSource {
+        /// The `SOURCE` argument.
+        spec: String,
+        /// Its transport.
+        transport: String,
+    },
+    /// The primary partition of a SIF source is missing or cannot be used as asked.
+    #[error("{}: {problem}", path.display())]
+    Partition {
+        /// The SIF.
+        path: PathBuf,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A source directory nests deeper than the copy allows.
+    #[error("{}: directories nested too deeply", .0.display())]
+    TooDeep(PathBuf),
+    /// The output path is a directory.
+    #[error("{} is a directory", .0.display())]
+    OutputIsDir(PathBuf),
     /// The output exists and `--force` was not given.
     #[error("{} already exists (use --force to overwrite)", .0.display())]
     OutputExists(PathBuf),
@@ -124,11 +156,15 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Shorthand for an [`BuildError::Io`] mapper.
-pub fn io_err(
+/// Shorthand for an [`BuildError::Io`] mapper (of `std::io` or `rustix` errors).
+pub fn io_err<E: Into<io::Error>>(
     step: &'static str,
     path: impl Into<PathBuf>,
-) -> impl FnOnce(io::Error) -> BuildError {
+) -> impl FnOnce(E) -> BuildError {
     let path = path.into();
-    move |source| BuildError::Io { step, path, source }
+    move |source| BuildError::Io {
+        step,
+        path,
+        source: source.into(),
+    }
 }

@@ -33,6 +33,7 @@ pub mod repack;
 pub mod sif_source;
 pub mod source;
 pub mod tar;
+mod workdir;
 
 pub use assemble::Encryption;
 pub use error::BuildError;

@@ -3,7 +3,6 @@
 //! steps (`%setup`, `%files`, `%post`) → `/.singularity.d` layout → `%test` → SIF.
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,8 +13,10 @@ use crate::deffile::DefFile;
 use crate::error::{BuildError, io_err};
 use crate::extract::Limits;
 use crate::extract::tree::Tree;
+use crate::image::Image;
 use crate::layout::{self, Layout};
 use crate::source::{self, Base, Source};
+use crate::workdir::WorkDir;
 use crate::{populate, post};
 
 /// What to build.
@@ -97,50 +98,6 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// The private work directory, removed (even when read-only inside) on drop.
-struct WorkDir {
-    parent: OwnedFd,
-    name: String,
-    path: PathBuf,
-}
-
-impl WorkDir {
-    fn create(tmp: &Path) -> Result<WorkDir, BuildError> {
-        let path = tempfile::Builder::new()
-            .prefix("stockade-build-")
-            .tempdir_in(tmp)
-            .map_err(io_err("create a work directory in", tmp))?
-            .keep();
-        let flags =
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
-        let open =
-            rustix::fs::open(tmp, flags, rustix::fs::Mode::empty()).map_err(|e| BuildError::Io {
-                step: "open",
-                path: tmp.into(),
-                source: e.into(),
-            });
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match open {
-            Ok(parent) => Ok(WorkDir { parent, name, path }),
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&path);
-                Err(e)
-            }
-        }
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if let Err(e) = Tree::remove(std::os::fd::AsFd::as_fd(&self.parent), self.name.as_bytes()) {
-            tracing::warn!("cannot remove {}: {e}", self.path.display());
-        }
-    }
-}
-
 /// Builds the image described by `o`.
 pub fn build(o: &BuildOptions, p: &mut dyn Progress) -> Result<Report, BuildError> {
     let t0 = Instant::now();
@@ -194,42 +151,9 @@ fn build_tree(
         .or_else(|| layout::arch::sniff(&tree))
         .unwrap_or_else(Arch::host);
     layout::base(&tree).map_err(io_err("write the /.singularity.d layout in", &rootfs))?;
-    let (bootstrap, from) = match def {
-        Some(d) => (
-            d.header.bootstrap.clone(),
-            d.header.from.clone().unwrap_or_default(),
-        ),
-        None => {
-            let (b, f) = source::describe(base);
-            (b.to_string(), f)
-        }
-    };
-    let deffile = match def {
-        Some(d) => d.raw.clone(),
-        None => format!("bootstrap: {bootstrap}\nfrom: {from}\n").into_bytes(),
-    };
-    let mut l = Layout {
-        deffile: Some(deffile.clone()),
-        labels: layout::build_labels(arch.go_name(), &bootstrap, &from, stockade_sif::now_unix()),
-        ..Default::default()
-    };
+    let (deffile, mut l) = provenance(def, base, arch);
     if let Some(img) = &image {
-        let (env, skipped) = layout::oci::env_script(&img.config);
-        for k in skipped {
-            warnings.push(format!(
-                "image environment variable {k:?} is not a shell name: left out"
-            ));
-        }
-        l.docker_env = Some(env);
-        l.runscript = Some(layout::oci::runscript(&img.config));
-        l.labels = img
-            .config
-            .labels
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(l.labels)
-            .collect();
+        image_layout(img, &mut l, warnings);
     }
     if let Some(d) = def {
         post::setup_files_post(d, &tree, &work.path, o, p)?;
@@ -249,6 +173,70 @@ fn build_tree(
         json,
         other: Vec::new(),
     };
+    let part = squash_partition(o, &rootfs, &work.path, root, arch, p)?;
+    p.finish();
+    out.write(objects, part)?;
+    drop(tree);
+    drop(work);
+    Ok(arch)
+}
+
+/// The definition file recorded in the image (the one given, or one synthesized from the
+/// base) and a layout carrying it with the build labels.
+fn provenance(def: Option<&DefFile>, base: &Base, arch: Arch) -> (Vec<u8>, Layout) {
+    let (bootstrap, from) = match def {
+        Some(d) => (
+            d.header.bootstrap.clone(),
+            d.header.from.clone().unwrap_or_default(),
+        ),
+        None => {
+            let (b, f) = source::describe(base);
+            (b.to_string(), f)
+        }
+    };
+    let deffile = match def {
+        Some(d) => d.raw.clone(),
+        None => format!("bootstrap: {bootstrap}\nfrom: {from}\n").into_bytes(),
+    };
+    let l = Layout {
+        deffile: Some(deffile.clone()),
+        labels: layout::build_labels(arch.go_name(), &bootstrap, &from, stockade_sif::now_unix()),
+        ..Default::default()
+    };
+    (deffile, l)
+}
+
+/// Environment, runscript and labels of an OCI image's config into the layout (image labels
+/// first, build labels over them).
+fn image_layout(img: &Image, l: &mut Layout, warnings: &mut Vec<String>) {
+    let (env, skipped) = layout::oci::env_script(&img.config);
+    for k in skipped {
+        warnings.push(format!(
+            "image environment variable {k:?} is not a shell name: left out"
+        ));
+    }
+    l.docker_env = Some(env);
+    l.runscript = Some(layout::oci::runscript(&img.config));
+    l.labels = img
+        .config
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .chain(std::mem::take(&mut l.labels))
+        .collect();
+}
+
+/// Squashes `rootfs` (encrypting it when asked) into the primary partition, reporting
+/// progress as the "squashing" stage.
+fn squash_partition(
+    o: &BuildOptions,
+    rootfs: &Path,
+    work: &Path,
+    root: bool,
+    arch: Arch,
+    p: &mut dyn Progress,
+) -> Result<Partition, BuildError> {
     let mut sq = o.squashfs.clone();
     sq.all_root = sq.all_root || !root;
     let mut started = false;
@@ -259,16 +247,15 @@ fn build_tree(
         }
         p.set(done);
     };
-    let part = match &o.encryption {
+    Ok(match &o.encryption {
         None => Partition {
-            data: ObjectData::File(assemble::squash(&rootfs, &work.path, &sq, &mut bar)?),
+            data: ObjectData::File(assemble::squash(rootfs, work, &sq, &mut bar)?),
             fs_type: FsType::SQUASHFS,
             arch,
             crypto: None,
         },
         Some(enc) => {
-            let (data, crypto) =
-                assemble::squash_encrypted(&rootfs, &work.path, &sq, enc, &mut bar)?;
+            let (data, crypto) = assemble::squash_encrypted(rootfs, work, &sq, enc, &mut bar)?;
             Partition {
                 data: ObjectData::File(data),
                 fs_type: FsType::ENCRYPTED_SQUASHFS,
@@ -276,10 +263,5 @@ fn build_tree(
                 crypto,
             }
         }
-    };
-    p.finish();
-    out.write(objects, part)?;
-    drop(tree);
-    drop(work);
-    Ok(arch)
+    })
 }

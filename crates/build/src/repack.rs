@@ -24,15 +24,13 @@ pub fn repack(
     let part = img
         .primary_partition()
         .cloned()
-        .ok_or_else(|| BuildError::Archive {
+        .ok_or_else(|| BuildError::Partition {
             path: path.to_path_buf(),
-            member: String::new(),
-            problem: "no primary system partition".into(),
+            problem: "no primary system partition",
         })?;
-    let meta = part.partition().ok_or_else(|| BuildError::Archive {
+    let meta = part.partition().ok_or_else(|| BuildError::Partition {
         path: path.to_path_buf(),
-        member: String::new(),
-        problem: "bad partition metadata".into(),
+        problem: "bad partition metadata",
     })?;
     let mut objects = Objects::default();
     for (t, name, data) in sif_source::carried_objects(&img)? {
@@ -74,10 +72,10 @@ pub fn repack(
             }
         }
         (Some(_), _) => {
-            return Err(BuildError::Unsupported(format!(
-                "{}: only a plain squashfs partition can be encrypted",
-                path.display()
-            )));
+            return Err(BuildError::Partition {
+                path: path.to_path_buf(),
+                problem: "only a plain squashfs partition can be encrypted",
+            });
         }
     };
     let arch = partition.arch;

@@ -21,10 +21,9 @@ use crate::extract::tree::{DirCache, Meta, Tree};
 pub fn open(path: &Path) -> Result<SifImage<File>, BuildError> {
     let img = SifImage::open(path)?;
     if img.primary_partition().is_none() {
-        return Err(BuildError::Archive {
+        return Err(BuildError::Partition {
             path: path.to_path_buf(),
-            member: String::new(),
-            problem: "no primary system partition".into(),
+            problem: "no primary system partition",
         });
     }
     Ok(img)
@@ -37,22 +36,20 @@ pub fn unpack(
     tick: &mut dyn FnMut(u64),
 ) -> Result<(), BuildError> {
     let path = img.path().to_path_buf();
-    let d = img.primary_partition().ok_or_else(|| BuildError::Archive {
-        path: path.clone(),
-        member: String::new(),
-        problem: "no primary system partition".into(),
-    })?;
+    let d = img
+        .primary_partition()
+        .ok_or_else(|| BuildError::Partition {
+            path: path.clone(),
+            problem: "no primary system partition",
+        })?;
     let part = d.partition().map(|p| p.fs_type);
     if part != Some(FsType::SQUASHFS) {
-        let what = if part == Some(FsType::ENCRYPTED_SQUASHFS) {
+        let problem = if part == Some(FsType::ENCRYPTED_SQUASHFS) {
             "an encrypted partition cannot be unpacked (only copied: build without a definition file)"
         } else {
             "the primary partition is not squashfs"
         };
-        return Err(BuildError::Unsupported(format!(
-            "{}: {what}",
-            path.display()
-        )));
+        return Err(BuildError::Partition { path, problem });
     }
     let file = img
         .source()

@@ -99,9 +99,10 @@ impl Source {
                     )));
                 }
                 s if NETWORK.contains(&s) => {
-                    return Err(BuildError::Unsupported(format!(
-                        "source {spec}: the '{s}' transport needs a network; save the image with 'podman save' and build from docker-archive: or oci-archive:"
-                    )));
+                    return Err(BuildError::NetworkSource {
+                        spec: spec.to_string(),
+                        transport: s.to_string(),
+                    });
                 }
                 _ => {}
             }

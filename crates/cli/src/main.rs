@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod launch;
+mod sysconf;
 
 use std::process::ExitCode;
 
@@ -33,8 +35,29 @@ struct Cli {
 /// Subcommands; each lives in `commands/<name>.rs`.
 #[derive(Debug, Subcommand)]
 enum Commands {
+    /// Build a SIF image from a directory, an OCI/docker archive, a SIF or a definition file.
+    Build(commands::build::BuildArgs),
     /// Inspect and edit SIF images (like siftool).
     Sif(commands::sif::SifArgs),
+    /// Manage OpenPGP and PEM signing keys.
+    Key(commands::key::KeyArgs),
+    /// Sign a SIF image (OpenPGP or DSSE).
+    Sign(commands::sign::SignArgs),
+    /// Verify the signatures of a SIF image.
+    Verify(commands::verify::VerifyArgs),
+    /// Run the image's runscript.
+    Run(commands::run::RunArgs),
+    /// Run a command in the image.
+    Exec(commands::exec::ExecArgs),
+    /// Start an interactive shell in the image.
+    Shell(commands::shell::ShellArgs),
+    /// Run the image's test script.
+    Test(commands::test::TestArgs),
+    /// Show the metadata of an image (labels, runscript, definition file...).
+    Inspect(commands::inspect::InspectArgs),
+    /// Serve an image partition over FUSE for a run (internal).
+    #[command(name = "fuse-serve", hide = true)]
+    FuseServe,
 }
 
 /// Options every command sees.
@@ -69,7 +92,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     init_logging(g);
     match cli.command {
+        Commands::Build(args) => commands::build::run(args, g),
         Commands::Sif(args) => commands::sif::run(args, g),
+        Commands::Key(args) => commands::key::run(args, g),
+        Commands::Sign(args) => commands::sign::run(args, g),
+        Commands::Verify(args) => commands::verify::run(args, g),
+        Commands::Run(args) => commands::run::run(args, g),
+        Commands::Exec(args) => commands::exec::run(args, g),
+        Commands::Shell(args) => commands::shell::run(args, g),
+        Commands::Test(args) => commands::test::run(args, g),
+        Commands::Inspect(args) => commands::inspect::run(args, g),
+        Commands::FuseServe => launch::fuse_server::run(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `aes-cbc-essiv:sha256` (old volumes; read, and write for tests).
 //!
 //! XTS follows IEEE 1619: the tweak is `AES_K2(le64(sector) ‖ 0⁶⁴)`, multiplied by α in
-//! GF(2¹²⁸) per 16-byte block. For speed a run of up to [`CHUNK_BLOCKS`] blocks is whitened
+//! GF(2¹²⁸) per 16-byte block. For speed a run of up to `CHUNK_BLOCKS` (256) blocks is whitened
 //! with its tweaks first and then goes through AES in one call, so the `aes` crate can
 //! pipeline AES-NI (or VAES) rounds over many blocks, and is whitened again.
 

@@ -78,7 +78,7 @@ pub enum KdfChoice {
     },
 }
 
-/// How [`format`] builds the volume.
+/// How [`format()`] builds the volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatOptions {
     /// Keyslot KDF.

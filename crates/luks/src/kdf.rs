@@ -32,8 +32,8 @@ pub enum KdfError {
         value: u64,
     },
     /// The Argon2 implementation refused the parameters (or memory could not be allocated).
-    #[error("argon2 failed: {0}")]
-    Argon2(String),
+    #[error("argon2 failed")]
+    Argon2(#[source] argon2::Error),
 }
 
 /// Argon2 flavour.
@@ -155,10 +155,10 @@ impl Kdf {
                     Argon2Variant::Id => Algorithm::Argon2id,
                 };
                 let params = Params::new(*memory_kib, *time, *lanes, Some(out_len))
-                    .map_err(|e| KdfError::Argon2(e.to_string()))?;
+                    .map_err(KdfError::Argon2)?;
                 Argon2::new(alg, Version::V0x13, params)
                     .hash_password_into(secret, salt, &mut out)
-                    .map_err(|e| KdfError::Argon2(e.to_string()))?;
+                    .map_err(KdfError::Argon2)?;
             }
         }
         Ok(out)

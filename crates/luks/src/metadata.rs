@@ -200,6 +200,15 @@ fn hash(
     HashAlg::from_name(name).ok_or_else(|| invalid(object, id, field))
 }
 
+/// An [`MetadataError::UnknownType`] for `object` `id` of type `kind` (cut to 32 chars).
+fn unknown_type(object: &'static str, id: &str, kind: &str) -> MetadataError {
+    MetadataError::UnknownType {
+        object,
+        id: id.into(),
+        kind: kind.chars().take(32).collect(),
+    }
+}
+
 fn parse_kdf(id: &str, v: Value) -> Result<Kdf, MetadataError> {
     let kdf = match type_of(&v) {
         "pbkdf2" => {
@@ -227,14 +236,7 @@ fn parse_kdf(id: &str, v: Value) -> Result<Kdf, MetadataError> {
                 salt,
             }
         }
-        other => {
-            let kind = other.chars().take(32).collect();
-            return Err(MetadataError::UnknownType {
-                object: "kdf",
-                id: id.into(),
-                kind,
-            });
-        }
+        other => return Err(unknown_type("kdf", id, other)),
     };
     kdf.validate().map_err(|source| MetadataError::Kdf {
         id: id.into(),

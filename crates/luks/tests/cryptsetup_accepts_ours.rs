@@ -13,6 +13,17 @@ use common::{
 use std::fs::File;
 use stockade_luks::Volume;
 
+/// `cryptsetup open --test-passphrase` arguments reading the key from stdin.
+fn test_key_file(img: &std::path::Path) -> [&str; 5] {
+    [
+        "open",
+        "--test-passphrase",
+        "--key-file",
+        "-",
+        path_str(img),
+    ]
+}
+
 #[test]
 fn cryptsetup_accepts_our_headers_and_passphrases() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -34,13 +45,7 @@ fn cryptsetup_accepts_our_headers_and_passphrases() {
                 && out.contains(&format!("sector: {ss}")),
             "{out}"
         );
-        let test = [
-            "open",
-            "--test-passphrase",
-            "--key-file",
-            "-",
-            path_str(&img),
-        ];
+        let test = test_key_file(&img);
         assert!(
             run("cryptsetup", &test, b"pass word").0,
             "key-file passphrase refused"
@@ -72,13 +77,7 @@ fn random_key_volume_is_accepted_with_a_binary_key_file() {
     );
     let (ok, out, _) = run("cryptsetup", &["luksDump", path_str(&img)], b"");
     assert!(ok && out.contains("PBKDF:      pbkdf2"), "{out}");
-    let test = [
-        "open",
-        "--test-passphrase",
-        "--key-file",
-        "-",
-        path_str(&img),
-    ];
+    let test = test_key_file(&img);
     assert!(run("cryptsetup", &test, &key).0, "binary key refused");
     assert_eq!(
         cryptsetup_volume_key(&img, &key),

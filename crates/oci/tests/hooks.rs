@@ -57,8 +57,10 @@ fn test_hooks_in_order_with_state_on_stdin() {
         ],
         "{text}"
     );
+    // create-phase hooks see `created`, as runc/crun pass it and runtime-tools' hooks_stdin
+    // requires for prestart (runtime-core.md, "Hooks")
     let want_status = [
-        "creating", "creating", "creating", "created", "running", "stopped",
+        "created", "created", "created", "created", "running", "stopped",
     ];
     for (l, status) in lines.iter().zip(want_status) {
         let st: serde_json::Value = serde_json::from_str(l.split_once(' ').unwrap().1).unwrap();

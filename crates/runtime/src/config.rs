@@ -187,12 +187,15 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
     if new_user && !has_maps {
         return Err("a new user namespace needs uidMappings and gidMappings".into());
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !namespaces
-            .iter()
-            .any(|n| n.typ() == LinuxNamespaceType::Uts && n.path().is_none())
-    {
-        return Err("hostname needs a new uts namespace".into());
+    // a uts namespace joined by path is set too (runc; runtime-tools' linux_ns_path)
+    let own_uts = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err("hostname needs a uts namespace".into());
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err("domainname needs a uts namespace".into());
     }
     crate::validate::spec_rules(spec)
 }

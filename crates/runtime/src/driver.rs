@@ -107,7 +107,9 @@ impl Driver<'_> {
         }
     }
 
-    /// prestart and createRuntime hooks, state "creating".
+    /// prestart and createRuntime hooks. Their state says `created`, as runc and crun pass it
+    /// and runtime-tools' `hooks_stdin` requires for prestart (the spec's lifecycle runs these
+    /// hooks inside `create`; the namespaces and the process they describe exist by then).
     fn create_hooks(&self) -> Result<()> {
         let rec = Record {
             id: self.id.into(),
@@ -116,7 +118,7 @@ impl Driver<'_> {
             annotations: self.spec.annotations().clone().unwrap_or_default(),
             ..Record::default()
         };
-        let state = oci_state::hook_state(&rec, oci_spec::runtime::ContainerState::Creating);
+        let state = oci_state::hook_state(&rec, oci_spec::runtime::ContainerState::Created);
         for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
             hooks::run_all(kind, hooks::list(self.spec, kind), &state).map_err(|source| {
                 RuntimeError::Hook {

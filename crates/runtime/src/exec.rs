@@ -162,7 +162,10 @@ impl Runtime {
         };
         let raw = hpid.as_raw_nonzero().get();
         if !helper.in_cgroup && c.cgroup.clone_into_fd().is_some() {
-            c.cgroup.add_pid(raw).map_err(error::cg(o.id)).map_err(kill)?;
+            c.cgroup
+                .add_pid(raw)
+                .map_err(error::cg(o.id))
+                .map_err(kill)?;
         }
         if let Some(adj) = o.process.oom_score_adj() {
             proc.write(&format!("{raw}/oom_score_adj"), adj.to_string().as_bytes())
@@ -179,8 +182,8 @@ impl Runtime {
         loop {
             match chan.recv() {
                 Ok((Msg::Console, fd)) => {
-                    master = console::hand_over(o.id, fd, o.console_socket, &o.process)
-                        .map_err(kill)?;
+                    master =
+                        console::hand_over(o.id, fd, o.console_socket, &o.process).map_err(kill)?;
                 }
                 Ok((Msg::Forked(raw), _)) => {
                     wait::reap(hpid);

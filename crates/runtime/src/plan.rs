@@ -58,7 +58,9 @@ impl NsPlan {
     /// `CLONE_NEW*` flags of every namespace the container creates or joins.
     pub fn all_flags(&self) -> u64 {
         let time = if self.new_time { cl::NEWTIME } else { 0 };
-        self.joins.iter().fold(self.new_flags | time, |acc, (f, _)| acc | f)
+        self.joins
+            .iter()
+            .fold(self.new_flags | time, |acc, (f, _)| acc | f)
     }
 
     /// Whether the container's pid namespace differs from the runtime's (new or joined).

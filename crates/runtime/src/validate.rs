@@ -183,6 +183,15 @@ fn linux(spec: &Spec) -> Result<(), String> {
     if linux.intel_rdt().is_some() {
         return Err("linux.intelRdt: not supported (this runtime does not manage resctrl)".into());
     }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err("linux.netDevices: not supported (no network device is moved)".into());
+    }
+    if let Some(p) = linux.personality()
+        && p.flags().as_ref().is_some_and(|f| !f.is_empty())
+    {
+        // config-linux.md#personality: "Currently no flag values are supported"
+        return Err("linux.personality.flags: no flag is supported".into());
+    }
     Ok(())
 }
 
@@ -212,6 +221,22 @@ pub fn refuse_unsupported(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_missing_controller_refused_ignored_setting_kept() {
+        use stockade_cgroups::Warning;
+        let ignored = [Warning::Ignored {
+            what: "memory.kernel",
+            why: "deprecated",
+        }];
+        refuse_unsupported("c", &ignored).unwrap();
+        let missing = [Warning::NoController {
+            what: "hugepageLimits",
+            controller: "hugetlb",
+        }];
+        let e = refuse_unsupported("c", &missing).unwrap_err().to_string();
+        assert!(e.contains("hugepageLimits") && e.contains("hugetlb"), "{e}");
+    }
 
     fn spec(extra: serde_json::Value) -> Spec {
         let mut v = serde_json::json!({
@@ -273,6 +298,11 @@ mod tests {
         assert!(e.contains("listed twice"), "{e}");
         let e = err(serde_json::json!({"linux": {"intelRdt": {"closID": "x"}}}));
         assert!(e.contains("intelRdt"), "{e}");
+        let e = err(serde_json::json!({"linux": {"netDevices": {"eth9": {}}}}));
+        assert!(e.contains("netDevices"), "{e}");
+        let e = err(serde_json::json!({"linux": {"personality":
+            {"domain": "LINUX", "flags": ["X"]}}}));
+        assert!(e.contains("personality.flags"), "{e}");
     }
 
     #[test]

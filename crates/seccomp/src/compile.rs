@@ -109,15 +109,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<SockFilter>, SeccompError> {
             msg,
         )));
     }
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|c| SockFilter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect())
+    Ok(crate::filter::decode_program(bytes))
 }
 
 #[cfg(test)]

@@ -117,16 +117,7 @@ impl CompiledFilter {
         if count == 0 || count > sys::MAX_INSTRUCTIONS || notify > 1 || has_path > 1 {
             return None;
         }
-        let program = r
-            .take(count.checked_mul(8)?)?
-            .chunks_exact(8)
-            .map(|c| SockFilter {
-                code: u16::from_ne_bytes([c[0], c[1]]),
-                jt: c[2],
-                jf: c[3],
-                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-            });
-        let program = program.collect();
+        let program = decode_program(r.take(count.checked_mul(8)?)?);
         if !r.0.is_empty() || (has_path == 0 && !path.is_empty()) {
             return None;
         }
@@ -142,6 +133,20 @@ impl CompiledFilter {
 }
 
 const MAGIC: &[u8; 8] = b"STKSECC1";
+
+/// Instructions from their native-endian 8-byte encoding (`struct sock_filter`); a trailing
+/// partial instruction is ignored.
+pub(crate) fn decode_program(bytes: &[u8]) -> Vec<SockFilter> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| SockFilter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect()
+}
 
 fn len32(n: usize) -> u32 {
     u32::try_from(n).expect("fields are bounded by the profile size limit")

@@ -6,69 +6,6 @@
 
 use std::fmt;
 
-/// Data object type (descriptor field `data_type`, spec §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DataType(pub i32);
-
-impl DataType {
-    /// Definition file.
-    pub const DEFFILE: Self = Self(0x4001);
-    /// Environment variables.
-    pub const ENV_VAR: Self = Self(0x4002);
-    /// JSON labels.
-    pub const LABELS: Self = Self(0x4003);
-    /// File system partition (extra: [`crate::PartitionMeta`]).
-    pub const PARTITION: Self = Self(0x4004);
-    /// Signature (extra: [`crate::SignatureMeta`]).
-    pub const SIGNATURE: Self = Self(0x4005);
-    /// Generic JSON metadata.
-    pub const GENERIC_JSON: Self = Self(0x4006);
-    /// Generic raw data.
-    pub const GENERIC: Self = Self(0x4007);
-    /// Cryptographic message (extra: [`crate::CryptoMessageMeta`]).
-    pub const CRYPTO_MESSAGE: Self = Self(0x4008);
-    /// Software bill of materials (extra: [`SbomFormat`]).
-    pub const SBOM: Self = Self(0x4009);
-    /// OCI root index (extra: digest string).
-    pub const OCI_ROOT_INDEX: Self = Self(0x400A);
-    /// OCI blob (extra: digest string).
-    pub const OCI_BLOB: Self = Self(0x400B);
-
-    /// The type for `siftool add --datatype N` (1 = Deffile … 11 = OCI.Blob); raw codes
-    /// (`0x4001`…) are accepted as they are.
-    pub fn from_short_code(n: i32) -> Option<Self> {
-        match n {
-            1..=11 => Some(Self(0x4000 + n)),
-            0x4001..=0x400B => Some(Self(n)),
-            _ => None,
-        }
-    }
-
-    /// The `siftool` label (`FS`, `Signature`, `JSON.Generic`…), `Unknown` otherwise.
-    pub fn label(self) -> &'static str {
-        match self.0 {
-            0x4001 => "Def.FILE",
-            0x4002 => "Env.Vars",
-            0x4003 => "JSON.Labels",
-            0x4004 => "FS",
-            0x4005 => "Signature",
-            0x4006 => "JSON.Generic",
-            0x4007 => "Generic/Raw",
-            0x4008 => "Cryptographic Message",
-            0x4009 => "SBOM",
-            0x400A => "OCI.RootIndex",
-            0x400B => "OCI.Blob",
-            _ => "Unknown",
-        }
-    }
-}
-
-impl fmt::Display for DataType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
 macro_rules! labelled_code {
     ($(#[$doc:meta])* $name:ident { $($(#[$cdoc:meta])* $konst:ident = $val:expr => $label:expr,)* }) => {
         $(#[$doc])*
@@ -93,6 +30,46 @@ macro_rules! labelled_code {
             }
         }
     };
+}
+
+labelled_code!(
+    /// Data object type (descriptor field `data_type`, spec §6).
+    DataType {
+        /// Definition file.
+        DEFFILE = 0x4001 => "Def.FILE",
+        /// Environment variables.
+        ENV_VAR = 0x4002 => "Env.Vars",
+        /// JSON labels.
+        LABELS = 0x4003 => "JSON.Labels",
+        /// File system partition (extra: [`crate::PartitionMeta`]).
+        PARTITION = 0x4004 => "FS",
+        /// Signature (extra: [`crate::SignatureMeta`]).
+        SIGNATURE = 0x4005 => "Signature",
+        /// Generic JSON metadata.
+        GENERIC_JSON = 0x4006 => "JSON.Generic",
+        /// Generic raw data.
+        GENERIC = 0x4007 => "Generic/Raw",
+        /// Cryptographic message (extra: [`crate::CryptoMessageMeta`]).
+        CRYPTO_MESSAGE = 0x4008 => "Cryptographic Message",
+        /// Software bill of materials (extra: [`SbomFormat`]).
+        SBOM = 0x4009 => "SBOM",
+        /// OCI root index (extra: digest string).
+        OCI_ROOT_INDEX = 0x400A => "OCI.RootIndex",
+        /// OCI blob (extra: digest string).
+        OCI_BLOB = 0x400B => "OCI.Blob",
+    }
+);
+
+impl DataType {
+    /// The type for `siftool add --datatype N` (1 = Deffile … 11 = OCI.Blob); raw codes
+    /// (`0x4001`…) are accepted as they are.
+    pub fn from_short_code(n: i32) -> Option<Self> {
+        match n {
+            1..=11 => Some(Self(0x4000 + n)),
+            0x4001..=0x400B => Some(Self(n)),
+            _ => None,
+        }
+    }
 }
 
 labelled_code!(

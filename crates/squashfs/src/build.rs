@@ -98,6 +98,41 @@ pub fn build_squashfs(
     let t0 = Instant::now();
     let total = tree_bytes(src_dir).map_err(|e| BuildError::Scan(src_dir.to_path_buf(), e))?;
     progress(0, total);
+    let mut child = mksquashfs_command(src_dir, out, opts)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| BuildError::Spawn(opts.mksquashfs.clone(), e))?;
+    if let Some(stdout) = child.stdout.take() {
+        follow_progress(stdout, total, progress);
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| BuildError::Spawn(opts.mksquashfs.clone(), e))?;
+    if !status.success() {
+        let _ = std::fs::remove_file(out);
+        return Err(BuildError::Mksquashfs {
+            path: out.to_path_buf(),
+            status,
+            stderr: last_line(&err).to_string(),
+        });
+    }
+    progress(total, total);
+    let image_bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok(BuildReport {
+        source_bytes: total,
+        image_bytes,
+        elapsed: t0.elapsed(),
+    })
+}
+
+/// The mksquashfs invocation for `opts`.
+fn mksquashfs_command(src_dir: &Path, out: &Path, opts: &BuildOptions) -> Command {
     let mut cmd = Command::new(&opts.mksquashfs);
     cmd.arg(src_dir)
         .arg(out)
@@ -117,60 +152,37 @@ pub fn build_squashfs(
     if let Some(n) = opts.processors {
         cmd.arg("-processors").arg(n.max(1).to_string());
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| BuildError::Spawn(opts.mksquashfs.clone(), e))?;
-    if let Some(mut stdout) = child.stdout.take() {
-        let mut buf = [0u8; 4096];
-        let mut line = Vec::new();
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            for &c in &buf[..n] {
-                if c == b'\r' || c == b'\n' {
-                    if let Some(frac) = parse_progress(&line) {
-                        progress(scale(total, frac), total);
-                    }
-                    line.clear();
-                } else if line.len() < 4096 {
-                    line.push(c);
+    cmd
+}
+
+/// Reads mksquashfs' stdout to its end, reporting each progress-bar update.
+fn follow_progress(mut stdout: impl Read, total: u64, progress: &mut dyn FnMut(u64, u64)) {
+    let mut buf = [0u8; 4096];
+    let mut line = Vec::new();
+    while let Ok(n) = stdout.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        for &c in &buf[..n] {
+            if c == b'\r' || c == b'\n' {
+                if let Some(frac) = parse_progress(&line) {
+                    progress(scale(total, frac), total);
                 }
+                line.clear();
+            } else if line.len() < 4096 {
+                line.push(c);
             }
         }
     }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let status = child
-        .wait()
-        .map_err(|e| BuildError::Spawn(opts.mksquashfs.clone(), e))?;
-    if !status.success() {
-        let _ = std::fs::remove_file(out);
-        let stderr = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        return Err(BuildError::Mksquashfs {
-            path: out.to_path_buf(),
-            status,
-            stderr,
-        });
-    }
-    progress(total, total);
-    let image_bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    Ok(BuildReport {
-        source_bytes: total,
-        image_bytes,
-        elapsed: t0.elapsed(),
-    })
+}
+
+/// The last non-blank line of `text`, trimmed.
+fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 fn scale(total: u64, (done, of): (u64, u64)) -> u64 {

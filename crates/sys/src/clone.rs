@@ -138,6 +138,9 @@ fn fork_checked(
     cgroup: Option<BorrowedFd<'_>>,
     proc: Option<BorrowedFd<'_>>,
 ) -> io::Result<Forked> {
+    if flags & !NS_FLAGS != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     let single = match proc {
         Some(p) => is_single_threaded_at(p)?,
         None => is_single_threaded()?,
@@ -158,9 +161,7 @@ fn fork_unchecked(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Fork
         Err(e) if e.raw_os_error() == Some(libc::E2BIG) => clone_legacy(flags),
         // a seccomp profile that predates clone3 may answer EPERM for it (exec forks its
         // last helper under the container's filter); plain clone is what such profiles allow
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) && cgroup.is_none() => {
-            clone_legacy(flags)
-        }
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && cgroup.is_none() => clone_legacy(flags),
         other => other,
     }
 }

@@ -89,14 +89,20 @@ pub fn target_bin(name: &str) -> PathBuf {
         })
         .unwrap_or_else(|| workspace_root().join("target/debug"));
     let path = dir.join(name);
-    assert!(path.is_file(), "{} not built (run cargo build --workspace --bins)", path.display());
+    assert!(
+        path.is_file(),
+        "{} not built (run cargo build --workspace --bins)",
+        path.display()
+    );
     path
 }
 
 /// Fills `root` with a busybox root filesystem: `/bin/busybox` (static, from the host) plus
 /// one symlink per applet, and the usual empty mount points.
 pub fn busybox_rootfs(root: &Path) -> std::io::Result<()> {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "var"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "root", "run", "var",
+    ] {
         std::fs::create_dir_all(root.join(d))?;
     }
     let bb = root.join("bin/busybox");
@@ -111,7 +117,10 @@ pub fn busybox_rootfs(root: &Path) -> std::io::Result<()> {
             symlink("busybox", link)?;
         }
     }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")?;
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )?;
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     Ok(())
 }

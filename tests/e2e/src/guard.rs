@@ -28,12 +28,18 @@ impl<'a> ContainerGuard<'a> {
 
 impl Drop for ContainerGuard<'_> {
     fn drop(&mut self) {
-        let o = Opts {
-            timeout: Some(Duration::from_secs(20)),
-            ..Opts::default()
-        };
-        let _ = self.rt.cmd_opts(&["kill", &self.id, "KILL"], &o);
-        let _ = self.rt.cmd_opts(&["delete", "-f", &self.id], &o);
+        // runc, crun and stockade-oci all keep a container's state in `<root>/<id>`: when
+        // that is gone (a foreground `run` that ended, a deleted container) there is nothing
+        // for `kill`/`delete` to do, and the two runtime calls are most of a race loop's cost
+        let known = self.rt.root().join(&self.id).exists() || !self.rt.root().exists();
+        if known {
+            let o = Opts {
+                timeout: Some(Duration::from_secs(20)),
+                ..Opts::default()
+            };
+            let _ = self.rt.cmd_opts(&["kill", &self.id, "KILL"], &o);
+            let _ = self.rt.cmd_opts(&["delete", "-f", &self.id], &o);
+        }
         remove_cgroups(&format!("{CGROUP_PREFIX}{}", self.id));
     }
 }

@@ -131,6 +131,47 @@ pub fn exe_watch(ms: u64, stop: Option<&str>) -> Value {
     })
 }
 
+/// The capability sets (hex) and `NoNewPrivs`/`Seccomp` lines of `/proc/<pid>/status`.
+fn status_privs(pid: &str) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.starts_with("Cap") || *k == "NoNewPrivs" || *k == "Seccomp")
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Whether process `pid` holds nothing beyond what we (container PID 1) hold: every
+/// capability set within ours, the same namespaces and root, no_new_privs and seccomp at
+/// least ours. Read before the attacks, so for a process that is still the helper after
+/// them it describes the helper.
+fn confinement(pid: i32) -> Value {
+    let (theirs, ours) = (status_privs(&pid.to_string()), status_privs("self"));
+    let hex = |m: &BTreeMap<String, String>, k: &str| {
+        m.get(k).and_then(|v| u64::from_str_radix(v, 16).ok())
+    };
+    let caps_within = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+        .iter()
+        .all(|k| matches!((hex(&theirs, k), hex(&ours, k)), (Some(t), Some(o)) if t & !o == 0));
+    let num = |m: &BTreeMap<String, String>, k: &str| {
+        m.get(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+    };
+    let filters_kept = num(&theirs, "NoNewPrivs") >= num(&ours, "NoNewPrivs")
+        && num(&theirs, "Seccomp") >= num(&ours, "Seccomp");
+    let same_ns = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"]
+        .iter()
+        .all(|n| {
+            let link = |p: &str| fs::read_link(format!("/proc/{p}/ns/{n}")).ok();
+            link(&pid.to_string()).is_some() && link(&pid.to_string()) == link("self")
+        });
+    let same_root = id_of(&format!("/proc/{pid}/root/")) == id_of("/");
+    json!({
+        "confined": caps_within && filters_kept && same_ns && same_root,
+        "caps_within": caps_within, "filters_kept": filters_kept,
+        "same_ns": same_ns, "same_root": same_root, "status": theirs,
+    })
+}
+
 /// Access attempts on one new process; `None` when it was already the payload.
 fn attack_pid(pid: i32, payload: &HashSet<(u64, u64)>) -> Option<Value> {
     let exe = format!("/proc/{pid}/exe");
@@ -139,10 +180,14 @@ fn attack_pid(pid: i32, payload: &HashSet<(u64, u64)>) -> Option<Value> {
     if pre.is_ok() && is_payload(&exe) {
         return None;
     }
+    let confinement = confinement(pid);
     let attach = sys::ptrace(libc::PTRACE_ATTACH, pid);
     if attach.is_ok() {
         let _ = sys::waitpid_all(pid);
         let _ = sys::ptrace(libc::PTRACE_DETACH, pid);
+        // the first stop may be the exec's SIGTRAP: the attach's SIGSTOP then stays pending
+        // and would leave the process stopped (and its `exec` hanging) after the detach
+        let _ = sys::kill(pid, libc::SIGCONT);
     }
     let vm = sys::process_vm_read(pid, 0x1000, 1);
     let vm_granted = matches!(vm, Ok(_) | Err(libc::EFAULT) | Err(libc::EIO));
@@ -150,7 +195,7 @@ fn attack_pid(pid: i32, payload: &HashSet<(u64, u64)>) -> Option<Value> {
     let environ = fs::read(format!("/proc/{pid}/environ"))
         .map(|b| !b.is_empty())
         .unwrap_or(false);
-    let mut host_fds = Vec::new();
+    let (mut host_fds, mut host_stdio) = (Vec::new(), Vec::new());
     let fd_list = fs::read_dir(format!("/proc/{pid}/fd")).map(|d| {
         for e in d.flatten() {
             let Ok(t) = fs::read_link(e.path()) else {
@@ -161,11 +206,26 @@ fn attack_pid(pid: i32, payload: &HashSet<(u64, u64)>) -> Option<Value> {
             if t.starts_with('/')
                 && id_of(&t) != fs::metadata(e.path()).ok().map(|m| (m.dev(), m.ino()))
             {
-                host_fds.push(t);
+                // fds 0-2 are the I/O the runtime's caller gives the process (the payload
+                // keeps them); anything else would be the runtime's own
+                let n: u32 = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(99);
+                if n <= 2 {
+                    host_stdio.push(t);
+                } else {
+                    host_fds.push(t);
+                }
             }
         }
     });
     let post_payload = is_payload(&exe);
+    // exe only changes at execve: still readable and not the payload after the attacks means
+    // every read above saw the helper (an exec in between would make the payload's own
+    // stdio look like a helper's fds)
+    let still_helper = !post_payload && fs::metadata(&exe).is_ok();
     let granted = attach.is_ok() || vm_granted || mem || environ || fd_list.is_ok() || pre.is_ok();
     Some(json!({
         "pid": pid,
@@ -173,8 +233,10 @@ fn attack_pid(pid: i32, payload: &HashSet<(u64, u64)>) -> Option<Value> {
         "attach": checks::result("ptrace", attach),
         "vm_read": checks::result("process_vm_readv", vm),
         "mem": mem, "environ": environ, "fd_list": fd_list.is_ok(),
-        "host_fds": host_fds,
-        "violation": granted && !post_payload && fs::metadata(&exe).is_ok(),
+        "host_fds": if still_helper { host_fds } else { Vec::new() },
+        "host_stdio": if still_helper { host_stdio } else { Vec::new() },
+        "violation": granted && still_helper,
+        "confinement": confinement,
     }))
 }
 
@@ -186,6 +248,8 @@ pub fn ptrace_watch(ms: u64, stop: Option<&str>) -> Value {
     let mut seen: HashSet<i32> = pids().into_iter().collect();
     let (mut new_pids, mut already_payload) = (0u64, 0u64);
     let (mut violations, mut host_fds, mut exposed) = (Vec::new(), Vec::new(), 0u64);
+    let mut host_stdio = Vec::new();
+    let (mut unconfined, mut violation_count) = (Vec::new(), 0u64);
     while going(deadline, stop) {
         for pid in pids() {
             if !seen.insert(pid) {
@@ -199,8 +263,18 @@ pub fn ptrace_watch(ms: u64, stop: Option<&str>) -> Value {
                     if let Some(h) = v["host_fds"].as_array().filter(|a| !a.is_empty()) {
                         host_fds.extend(h.iter().cloned());
                     }
-                    if v["violation"] == json!(true) && violations.len() < 20 {
-                        violations.push(v);
+                    if let Some(h) = v["host_stdio"].as_array().filter(|a| !a.is_empty()) {
+                        host_stdio.extend(h.iter().take(3).cloned());
+                    }
+                    if v["violation"] == json!(true) {
+                        violation_count += 1;
+                        let confined = v["confinement"]["confined"] == json!(true);
+                        if !confined && unconfined.len() < 20 {
+                            unconfined.push(v.clone());
+                        }
+                        if violations.len() < 20 {
+                            violations.push(v);
+                        }
                     }
                 }
             }
@@ -211,7 +285,10 @@ pub fn ptrace_watch(ms: u64, stop: Option<&str>) -> Value {
         "already_payload": already_payload,
         "caught_before_exec": exposed,
         "violations": violations,
+        "violation_count": violation_count,
+        "unconfined_violations": unconfined,
         "host_fds": host_fds,
+        "host_stdio": host_stdio.into_iter().take(30).collect::<Vec<_>>(),
     })
 }
 

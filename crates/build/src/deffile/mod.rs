@@ -5,12 +5,14 @@
 //! before anything else is parsed. Every error names the file and the 1-based line.
 //! Refused by name: multi-stage files, `%files from <stage>`, SCIF `%app*` and `%pre`.
 
+mod args;
 mod parts;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::BuildError;
+pub use args::MAX_EXPANDED;
 pub use parts::{FileCopy, Header};
 
 /// Largest definition file read.
@@ -87,38 +89,16 @@ impl DefFile {
         Self::parse(path, raw, build_args)
     }
 
-    /// Parses definition text.
+    /// Parses definition text (at most [`MAX_DEFFILE`] bytes are expected, as `load` reads).
     pub fn parse(
         path: &Path,
         raw: Vec<u8>,
         build_args: &BTreeMap<String, String>,
     ) -> Result<DefFile, BuildError> {
-        let text = std::str::from_utf8(&raw).map_err(|e| {
-            let line = raw[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
-            err(path, line, "not UTF-8 text".into())
-        })?;
+        let text = utf8_text(path, &raw)?;
         let lines: Vec<&str> = text.lines().collect();
         let blocks = split_sections(&lines);
-        let mut args = BTreeMap::new();
-        for b in blocks.iter().filter(|b| b.name == "arguments") {
-            parts::parse_arguments(path, &lines[b.start..b.end], b.start + 1, &mut args)?;
-        }
-        args.extend(build_args.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut lines_sub = Vec::with_capacity(lines.len());
-        for (i, l) in lines.iter().enumerate() {
-            let in_args = blocks
-                .iter()
-                .any(|b| b.name == "arguments" && (b.start..b.end).contains(&i));
-            lines_sub.push(if in_args {
-                (*l).to_string()
-            } else {
-                parts::substitute(path, l, i + 1, &args)?
-            });
-        }
+        let lines_sub = args::expand(path, &lines, &blocks, build_args)?;
         let header_end = blocks.first().map_or(lines_sub.len(), |b| b.start - 1);
         let mut d = DefFile {
             path: path.to_path_buf(),
@@ -221,6 +201,18 @@ struct Block {
     end: usize,
 }
 
+/// The file as text; an error names the line of the first invalid byte.
+fn utf8_text<'a>(path: &Path, raw: &'a [u8]) -> Result<&'a str, BuildError> {
+    std::str::from_utf8(raw).map_err(|e| {
+        let line = raw[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        err(path, line, "not UTF-8 text".into())
+    })
+}
+
 fn split_sections(lines: &[&str]) -> Vec<Block> {
     let mut out: Vec<Block> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
@@ -251,105 +243,4 @@ pub fn err(path: &Path, line: usize, problem: String) -> BuildError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(s: &str) -> Result<DefFile, BuildError> {
-        DefFile::parse(Path::new("t.def"), s.as_bytes().to_vec(), &BTreeMap::new())
-    }
-
-    fn msg(s: &str) -> String {
-        parse(s).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn sections_and_header() {
-        let d = parse(
-            "# comment\nBootStrap: localimage\nFrom: base.sif # trailing\n\n%post\n  echo hi > /x\n  # kept\n%environment\n export A=1\n%runscript\n exec echo \"$@\"\n%labels\n Author me\n Version 1.0\n%help\nhelp text\n%files\n a.txt /opt/a.txt\n \"b c\"\n%test\n true\n",
-        )
-        .unwrap();
-        assert_eq!(d.header.bootstrap, "localimage");
-        assert_eq!(d.header.from.as_deref(), Some("base.sif"));
-        let post = d.post.unwrap();
-        assert_eq!(post.line, 5);
-        assert_eq!(post.body, "  echo hi > /x\n  # kept");
-        assert_eq!(d.environment.unwrap().body, " export A=1");
-        assert_eq!(
-            d.labels,
-            vec![
-                ("Author".into(), "me".into()),
-                ("Version".into(), "1.0".into())
-            ]
-        );
-        assert_eq!(d.files.len(), 2);
-        assert_eq!(d.files[0].src, "a.txt");
-        assert_eq!(d.files[0].dst.as_deref(), Some("/opt/a.txt"));
-        assert_eq!(d.files[1].src, "b c");
-        assert_eq!(d.files[1].dst, None);
-        assert_eq!(d.help.unwrap().body, "help text");
-        assert!(d.test.is_some());
-    }
-
-    #[test]
-    fn header_continuation_and_case() {
-        let d = parse("BOOTSTRAP: oci-archive\nfrom: /tmp/a\\\n.tar\n").unwrap();
-        assert_eq!(d.header.bootstrap, "oci-archive");
-        assert_eq!(d.header.from.as_deref(), Some("/tmp/a.tar"));
-    }
-
-    #[test]
-    fn errors_name_the_line() {
-        assert_eq!(
-            msg("Bootstrap: scratch\n\n%postt\necho\n"),
-            "t.def:3: unknown section %postt (known: %help, %setup, %files, %labels, %environment, %post, %runscript, %test, %startscript, %arguments)"
-        );
-        assert_eq!(
-            msg("Bootstrap: scratch\nnonsense line\n"),
-            "t.def:2: header line without ':'"
-        );
-        assert_eq!(
-            msg("Bootstrap: scratch\nFrum: x\n"),
-            "t.def:2: unknown header keyword 'frum'"
-        );
-        assert_eq!(
-            msg("From: x\n%post\n"),
-            "t.def:1: missing 'Bootstrap:' header"
-        );
-        assert!(
-            msg("Bootstrap: docker\nFrom: a\nBootstrap: scratch\n")
-                .starts_with("t.def:3: multi-stage")
-        );
-        assert!(
-            msg("Bootstrap: scratch\n%files from build\n a b\n")
-                .starts_with("t.def:2: '%files from build'")
-        );
-        assert!(msg("Bootstrap: scratch\n%files\n a b c\n").starts_with("t.def:3: "));
-        assert!(msg("Bootstrap: scratch\n%appinstall foo\n").contains("SCIF"));
-        assert_eq!(
-            msg("Bootstrap: scratch\n%post\necho {{ NOPE }}\n"),
-            "t.def:3: build argument 'NOPE' has no value (define it in %arguments or with --build-arg)"
-        );
-    }
-
-    #[test]
-    fn arguments_substitute() {
-        let d = parse("Bootstrap: scratch\n%arguments\n  GREETING=hello\n  N=3\n%post\n echo {{ GREETING }} {{N}}\n").unwrap();
-        assert_eq!(d.post.unwrap().body, " echo hello 3");
-        let mut over = BTreeMap::new();
-        over.insert("GREETING".to_string(), "bye".to_string());
-        let d = DefFile::parse(
-            Path::new("t.def"),
-            b"Bootstrap: scratch\n%arguments\nGREETING=hello\n%post\necho {{ GREETING }}\n"
-                .to_vec(),
-            &over,
-        )
-        .unwrap();
-        assert_eq!(d.post.unwrap().body, "echo bye");
-    }
-
-    #[test]
-    fn repeated_sections_concatenate() {
-        let d = parse("Bootstrap: scratch\n%post\na\n%post\nb\n").unwrap();
-        assert_eq!(d.post.unwrap().body, "a\nb");
-    }
-}
+mod tests;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Header lines, `%files`, `%labels` and `%arguments` bodies, `{{ NAME }}` substitution.
+//! Header lines, `%files` and `%labels` bodies.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::err;
@@ -69,8 +68,9 @@ impl Header {
                     (k.trim().to_ascii_lowercase(), v.trim().to_string(), n)
                 }
             };
-            if let Some(cont) = val.strip_suffix('\\') {
-                val = cont.to_string();
+            if val.ends_with('\\') {
+                // In place: a long run of continuation lines must not copy the value each time.
+                val.pop();
                 pending = Some((key, val, at));
                 continue;
             }
@@ -212,63 +212,6 @@ pub fn parse_labels(lines: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Parses `%arguments` lines (`NAME=value`) into `out`.
-pub fn parse_arguments(
-    path: &Path,
-    lines: &[&str],
-    first: usize,
-    out: &mut BTreeMap<String, String>,
-) -> Result<(), BuildError> {
-    for (i, l) in lines.iter().enumerate() {
-        let l = l.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let (k, v) = l
-            .split_once('=')
-            .ok_or_else(|| err(path, first + i, "%arguments line needs NAME=value".into()))?;
-        let k = k.trim();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(err(path, first + i, format!("bad argument name '{k}'")));
-        }
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(v);
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(())
-}
-
-/// Replaces `{{ NAME }}` in `line` with its value.
-pub fn substitute(
-    path: &Path,
-    line: &str,
-    n: usize,
-    args: &BTreeMap<String, String>,
-) -> Result<String, BuildError> {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(open) = rest.find("{{") {
-        let Some(close) = rest[open..].find("}}") else {
-            break;
-        };
-        let name = rest[open + 2..open + close].trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            out.push_str(&rest[..open + 2]);
-            rest = &rest[open + 2..];
-            continue;
-        }
-        let val = args.get(name).ok_or_else(|| err(path, n, format!("build argument '{name}' has no value (define it in %arguments or with --build-arg)")))?;
-        out.push_str(&rest[..open]);
-        out.push_str(val);
-        rest = &rest[open + close + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,16 +224,5 @@ mod tests {
         );
         assert_eq!(split_words("\"\" x").unwrap(), vec!["", "x"]);
         assert!(split_words("\"open").is_none());
-    }
-
-    #[test]
-    fn substitution_leaves_other_braces() {
-        let mut a = BTreeMap::new();
-        a.insert("X".to_string(), "1".to_string());
-        let p = Path::new("d");
-        assert_eq!(
-            substitute(p, "a {{X}} {{ X }} {{ }} ${{x-y}}", 1, &a).unwrap(),
-            "a 1 1 {{ }} ${{x-y}}"
-        );
     }
 }

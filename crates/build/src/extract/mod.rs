@@ -12,21 +12,20 @@
 //! * Ownership is applied only when privileged; setuid/setgid bits are kept (after chown).
 //! * Bounded: entries per layer, bytes in total, path length and depth.
 
+mod path;
 pub mod tree;
+mod whiteout;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::fs::FileType;
 
 use crate::tar::{Entry, Input, Kind, TarError, TarReader};
+use path::split_last;
+pub use path::{MAX_COMPONENT, MAX_COMPONENTS, clean};
 use tree::{DirCache, Meta, Tree};
-
-/// Most path components of a member.
-pub const MAX_COMPONENTS: usize = 1024;
-/// Longest path component.
-pub const MAX_COMPONENT: usize = 255;
 
 /// Limits on what extraction may create.
 #[derive(Debug, Clone, Copy)]
@@ -163,42 +162,18 @@ impl Extractor {
         created: &mut HashSet<Vec<u8>>,
     ) -> Result<(), ExtractError> {
         let member = String::from_utf8_lossy(&e.path).into_owned();
-        let path = clean(&e.path).map_err(|problem| ExtractError::BadPath {
-            member: member.clone(),
-            problem,
-        })?;
+        let path = clean(&e.path).map_err(bad_path(&member))?;
         if path.is_empty() {
             return Ok(()); // the root itself: its metadata is ours
         }
-        let (parent, name) = match path.iter().rposition(|b| *b == b'/') {
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => (&path[..0], &path[..]),
-        };
-        let m = &member;
-        let io = |step: &'static str| {
-            move |source| ExtractError::Io {
-                member: m.clone(),
-                step,
-                source,
-            }
-        };
+        let (parent, name) = split_last(&path);
+        let io = |step| io_error(&member, step);
         if let Some(target) = name.strip_prefix(b".wh.") {
             return self
                 .whiteout(parent, target, created)
                 .map_err(io("apply whiteout"));
         }
-        let meta = Meta {
-            mode: e.mode,
-            uid: u32::try_from(e.uid).map_err(|_| ExtractError::BadPath {
-                member: member.clone(),
-                problem: "uid out of range",
-            })?,
-            gid: u32::try_from(e.gid).map_err(|_| ExtractError::BadPath {
-                member: member.clone(),
-                problem: "gid out of range",
-            })?,
-            mtime: e.mtime,
-        };
+        let meta = meta_of(e, &member)?;
         let tree = &self.tree;
         let dir = tree
             .dir(&mut self.cache, parent)
@@ -214,14 +189,7 @@ impl Extractor {
                         "image larger than the extraction limit",
                     ));
                 }
-                copy_data(tar, &mut f).map_err(|err| match err {
-                    CopyError::Tar(t) => ExtractError::Tar(t),
-                    CopyError::Write(source) => ExtractError::Io {
-                        member: member.clone(),
-                        step: "write file",
-                        source,
-                    },
-                })?;
+                copy_data(tar, &mut f, &member)?;
                 tree.finish(f.as_fd(), meta)
                     .map_err(io("set file metadata"))?;
                 removed
@@ -239,23 +207,12 @@ impl Extractor {
                 true
             }
             Kind::Hardlink => {
-                let target = clean(&e.link).map_err(|problem| ExtractError::BadPath {
-                    member: member.clone(),
-                    problem,
-                })?;
+                let target = clean(&e.link).map_err(bad_path(&member))?;
                 hardlink(tree, &mut self.cache, &path, &target).map_err(io("create hard link"))?;
                 true
             }
             Kind::Char | Kind::Block | Kind::Fifo => {
-                let ft = match e.kind {
-                    Kind::Char => FileType::CharacterDevice,
-                    Kind::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                if !tree
-                    .create_node(dir, name, ft, e.dev, meta)
-                    .map_err(io("create device node"))?
-                {
+                if !make_node(tree, dir, name, e, meta).map_err(io("create device node"))? {
                     self.stats.skipped_devices += 1;
                 }
                 true
@@ -268,100 +225,81 @@ impl Extractor {
         created.insert(path);
         Ok(())
     }
-
-    fn whiteout(
-        &mut self,
-        parent: &[u8],
-        target: &[u8],
-        created: &HashSet<Vec<u8>>,
-    ) -> io::Result<()> {
-        let join = |n: &[u8]| {
-            if parent.is_empty() {
-                n.to_vec()
-            } else {
-                [parent, b"/", n].concat()
-            }
-        };
-        // `.wh.` names of lower layers apply only to what exists: never create parents for them.
-        let Ok(dir) = self.tree.resolve(parent) else {
-            return Ok(());
-        };
-        if target == b".wh..opq" {
-            let flags = rustix::fs::OFlags::RDONLY
-                | rustix::fs::OFlags::DIRECTORY
-                | rustix::fs::OFlags::CLOEXEC;
-            let rd = rustix::fs::openat(&dir, ".", flags, rustix::fs::Mode::empty())?;
-            for child in tree::children(&rd)? {
-                if !created.contains(&join(&child)) {
-                    Tree::remove(std::os::fd::AsFd::as_fd(&rd), &child)?;
-                }
-            }
-        } else if target.starts_with(b".wh.") {
-            // Other aufs metadata (.wh..wh.plnk, ...): nothing to apply.
-        } else if !created.contains(&join(target)) {
-            Tree::remove(std::os::fd::AsFd::as_fd(&dir), target)?;
-        }
-        self.cache.clear();
-        Ok(())
-    }
 }
 
 fn hardlink(tree: &Tree, cache: &mut DirCache, path: &[u8], target: &[u8]) -> io::Result<()> {
     if target == path {
         return Ok(());
     }
-    let split = |p: &[u8]| match p.iter().rposition(|b| *b == b'/') {
-        Some(i) => (p[..i].to_vec(), p[i + 1..].to_vec()),
-        None => (Vec::new(), p.to_vec()),
-    };
-    let (tparent, tname) = split(target);
-    let (parent, name) = split(path);
+    let (tparent, tname) = split_last(target);
+    let (parent, name) = split_last(path);
     if tname.is_empty() {
         return Err(io::ErrorKind::InvalidInput.into());
     }
-    let tdir = tree.resolve(&tparent)?;
-    let dir = tree.dir(cache, &parent)?;
-    Tree::create_hardlink(dir, &name, std::os::fd::AsFd::as_fd(&tdir), &tname)
+    let tdir = tree.resolve(tparent)?;
+    let dir = tree.dir(cache, parent)?;
+    Tree::create_hardlink(dir, name, tdir.as_fd(), tname)
 }
 
-enum CopyError {
-    Tar(TarError),
-    Write(io::Error),
-}
-
-fn copy_data<R: Input>(tar: &mut TarReader<R>, f: &mut std::fs::File) -> Result<(), CopyError> {
+/// Writes the data of the current member into `f`.
+fn copy_data<R: Input>(
+    tar: &mut TarReader<R>,
+    f: &mut std::fs::File,
+    member: &str,
+) -> Result<(), ExtractError> {
     let mut buf = vec![0u8; 256 << 10];
     loop {
-        let n = tar.read_data(&mut buf).map_err(CopyError::Tar)?;
+        let n = tar.read_data(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
-        f.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        f.write_all(&buf[..n])
+            .map_err(io_error(member, "write file"))?;
     }
 }
 
-/// Cleans a member path: drops leading `/`, empty and `.` components; refuses `..`, overlong
-/// components and too deep paths. Returns the components joined by `/` (empty = root).
-pub fn clean(path: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let mut out = Vec::with_capacity(path.len());
-    let mut n = 0;
-    for comp in path.split(|b| *b == b'/') {
-        match comp {
-            b"" | b"." => continue,
-            b".." => return Err("path contains '..'"),
-            c if c.len() > MAX_COMPONENT => return Err("path component longer than 255 bytes"),
-            c if c.contains(&0) => return Err("path contains NUL"),
-            c => {
-                n += 1;
-                if n > MAX_COMPONENTS {
-                    return Err("path too deep");
-                }
-                if !out.is_empty() {
-                    out.push(b'/');
-                }
-                out.extend_from_slice(c);
-            }
-        }
+/// Makes a fifo or device node; false when a device was skipped (unprivileged).
+fn make_node(
+    tree: &Tree,
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    e: &Entry,
+    meta: Meta,
+) -> io::Result<bool> {
+    let ft = match e.kind {
+        Kind::Char => FileType::CharacterDevice,
+        Kind::Block => FileType::BlockDevice,
+        _ => FileType::Fifo,
+    };
+    tree.create_node(dir, name, ft, e.dev, meta)
+}
+
+/// Owner, mode and time of member `e` (ids must fit 32 bits).
+fn meta_of(e: &Entry, member: &str) -> Result<Meta, ExtractError> {
+    Ok(Meta {
+        mode: e.mode,
+        uid: u32::try_from(e.uid).map_err(|_| bad_path(member)("uid out of range"))?,
+        gid: u32::try_from(e.gid).map_err(|_| bad_path(member)("gid out of range"))?,
+        mtime: e.mtime,
+    })
+}
+
+/// Maps a path problem of `member` to [`ExtractError::BadPath`].
+fn bad_path(member: &str) -> impl Fn(&'static str) -> ExtractError + '_ {
+    move |problem| ExtractError::BadPath {
+        member: member.to_string(),
+        problem,
     }
-    Ok(out)
+}
+
+/// Maps an I/O failure of `step` on `member` to [`ExtractError::Io`].
+fn io_error<'a>(
+    member: &'a str,
+    step: &'static str,
+) -> impl FnOnce(io::Error) -> ExtractError + 'a {
+    move |source| ExtractError::Io {
+        member: member.to_string(),
+        step,
+        source,
+    }
 }

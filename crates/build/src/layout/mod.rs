@@ -8,6 +8,7 @@
 //! `.singularity.d` is a symlink to `/etc` gets `<root>/etc/...`, never the host's.
 
 pub mod arch;
+mod inspect;
 pub mod oci;
 pub mod scripts;
 
@@ -18,6 +19,7 @@ use std::os::fd::AsFd;
 use serde::Serialize;
 
 use crate::extract::tree::{DirCache, Meta, Tree};
+pub use inspect::{InspectMetadata, write};
 
 /// Largest existing `labels.json` / `90-environment.sh` read back from a base image.
 const MAX_READBACK: u64 = 1 << 20;
@@ -41,37 +43,6 @@ pub struct Layout {
     pub docker_env: Option<String>,
     /// Labels merged over those already in the image.
     pub labels: BTreeMap<String, String>,
-}
-
-/// `inspect-metadata.json` (Apptainer's `inspect.Metadata`, same field order).
-#[derive(Debug, Serialize)]
-pub struct InspectMetadata {
-    data: InspectData,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct InspectData {
-    attributes: Attributes,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct Attributes {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    environment: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    runscript: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    test: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    helpfile: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    deffile: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    startscript: String,
 }
 
 const SD: &str = ".singularity.d";
@@ -127,6 +98,14 @@ fn now() -> i64 {
 /// when missing).
 pub fn base(tree: &Tree) -> std::io::Result<()> {
     let mut c = DirCache::default();
+    make_dirs(tree, &mut c)?;
+    write_scripts(tree, &mut c)?;
+    write_missing_defaults(tree, &mut c)?;
+    link_missing(tree)
+}
+
+/// The directories every image has.
+fn make_dirs(tree: &Tree, c: &mut DirCache) -> std::io::Result<()> {
     for d in [
         "dev",
         "proc",
@@ -140,8 +119,13 @@ pub fn base(tree: &Tree) -> std::io::Result<()> {
         ".singularity.d/actions",
         ".singularity.d/env",
     ] {
-        tree.dir(&mut c, d.as_bytes())?;
+        tree.dir(c, d.as_bytes())?;
     }
+    Ok(())
+}
+
+/// The action scripts and the fixed environment scripts (always rewritten).
+fn write_scripts(tree: &Tree, c: &mut DirCache) -> std::io::Result<()> {
     for (name, text) in [
         ("exec", scripts::exec()),
         ("run", scripts::run()),
@@ -149,13 +133,8 @@ pub fn base(tree: &Tree) -> std::io::Result<()> {
         ("start", scripts::start()),
         ("test", scripts::test()),
     ] {
-        put_file(
-            tree,
-            &mut c,
-            &format!("{SD}/actions/{name}"),
-            text.as_bytes(),
-            0o755,
-        )?;
+        let rel = format!("{SD}/actions/{name}");
+        put_file(tree, c, &rel, text.as_bytes(), 0o755)?;
     }
     for (name, text) in [
         ("01-base.sh", scripts::ENV_BASE),
@@ -164,14 +143,15 @@ pub fn base(tree: &Tree) -> std::io::Result<()> {
         ("99-runtimevars.sh", scripts::ENV_RUNTIMEVARS),
         ("94-appsbase.sh", ""),
     ] {
-        put_file(
-            tree,
-            &mut c,
-            &format!("{SD}/env/{name}"),
-            text.as_bytes(),
-            0o755,
-        )?;
+        let rel = format!("{SD}/env/{name}");
+        put_file(tree, c, &rel, text.as_bytes(), 0o755)?;
     }
+    Ok(())
+}
+
+/// Default environment, runscript, startscript, hosts and resolv.conf, where the base image
+/// has none.
+fn write_missing_defaults(tree: &Tree, c: &mut DirCache) -> std::io::Result<()> {
     let defaults = [
         (
             format!("{SD}/env/90-environment.sh"),
@@ -189,9 +169,15 @@ pub fn base(tree: &Tree) -> std::io::Result<()> {
     ];
     for (rel, text, mode) in defaults {
         if !exists(tree, &rel) {
-            put_file(tree, &mut c, &rel, text.as_bytes(), mode)?;
+            put_file(tree, c, &rel, text.as_bytes(), mode)?;
         }
     }
+    Ok(())
+}
+
+/// The `/singularity`, `/.run`, `/.exec`, `/.shell`, `/.test` and `/environment` links, where
+/// missing.
+fn link_missing(tree: &Tree) -> std::io::Result<()> {
     let links = [
         ("singularity", ".singularity.d/runscript"),
         (".run", ".singularity.d/actions/run"),
@@ -212,78 +198,6 @@ pub fn base(tree: &Tree) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes the build-specific files and returns `inspect-metadata.json`.
-pub fn write(tree: &Tree, l: &Layout) -> std::io::Result<Vec<u8>> {
-    let mut c = DirCache::default();
-    let mut attrs = Attributes::default();
-    if let Some(d) = &l.deffile {
-        put_file(tree, &mut c, &format!("{SD}/Singularity"), d, 0o644)?;
-        attrs.deffile = String::from_utf8_lossy(d).into_owned();
-    }
-    for (name, text) in [
-        ("runscript", &l.runscript),
-        ("startscript", &l.startscript),
-        ("test", &l.test),
-    ] {
-        if let Some(t) = text {
-            put_file(tree, &mut c, &format!("{SD}/{name}"), t.as_bytes(), 0o755)?;
-        }
-    }
-    if let Some(h) = &l.help {
-        put_file(
-            tree,
-            &mut c,
-            &format!("{SD}/runscript.help"),
-            h.as_bytes(),
-            0o644,
-        )?;
-    }
-    if let Some(e) = &l.docker_env {
-        put_file(
-            tree,
-            &mut c,
-            &format!("{SD}/env/10-docker2singularity.sh"),
-            e.as_bytes(),
-            0o755,
-        )?;
-    }
-    let env_rel = format!("{SD}/env/90-environment.sh");
-    if let Some(e) = &l.environment {
-        let mut cur = read_file(tree, &env_rel)
-            .unwrap_or_else(|| scripts::ENV_ENVIRONMENT.as_bytes().to_vec());
-        cur.extend_from_slice(format!("{e}\n").as_bytes());
-        put_file(tree, &mut c, &env_rel, &cur, 0o755)?;
-    }
-    let lab_rel = format!("{SD}/labels.json");
-    let mut labels: BTreeMap<String, String> = read_file(tree, &lab_rel)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    labels.extend(l.labels.clone());
-    put_file(tree, &mut c, &lab_rel, &labels_json(&labels), 0o644)?;
-    for rel in [format!("{SD}/env/10-docker2singularity.sh"), env_rel] {
-        if let Some(b) = read_file(tree, &rel) {
-            attrs
-                .environment
-                .insert(format!("/{rel}"), String::from_utf8_lossy(&b).into_owned());
-        }
-    }
-    let text = |rel: &str| {
-        read_file(tree, &format!("{SD}/{rel}"))
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
-    attrs.runscript = text("runscript");
-    attrs.startscript = text("startscript");
-    attrs.test = text("test");
-    attrs.helpfile = text("runscript.help");
-    attrs.labels = labels;
-    let meta = InspectMetadata {
-        data: InspectData { attributes: attrs },
-        kind: "container",
-    };
-    serde_json::to_vec(&meta).map_err(std::io::Error::other)
 }
 
 /// `labels.json` as Apptainer writes it (sorted keys, tab indent).

@@ -10,7 +10,7 @@
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 use rustix::io::Errno;
 
-use super::{Warning, checked};
+use super::{Warning, checked, target_or_warn};
 use crate::error::{CgroupError, Result};
 use crate::fsio::{CgDir, is_errno};
 use crate::manager::{Manager, Version};
@@ -33,11 +33,7 @@ pub(super) fn apply(
     if !wanted {
         return Ok(());
     }
-    let Some(t) = m.target("cpu")? else {
-        w.push(Warning::NoController {
-            what: "cpu limits",
-            controller: "cpu",
-        });
+    let Some(t) = target_or_warn(m, "cpu", "cpu limits", w)? else {
         return Ok(());
     };
     match t.version {
@@ -52,11 +48,7 @@ fn cpuset(m: &Manager, cpu: &LinuxCpu, w: &mut Vec<Warning>) -> Result<()> {
     if cpus.is_none() && mems.is_none() {
         return Ok(());
     }
-    let Some(t) = m.target("cpuset")? else {
-        w.push(Warning::NoController {
-            what: "cpu.cpus/cpu.mems",
-            controller: "cpuset",
-        });
+    let Some(t) = target_or_warn(m, "cpuset", "cpu.cpus/cpu.mems", w)? else {
         return Ok(());
     };
     let list = |c: char| c.is_ascii_digit() || c == ',' || c == '-';

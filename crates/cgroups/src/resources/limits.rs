@@ -1,39 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The small controllers: pids, hugetlb, net_cls/net_prio, rdma.
 //!
-//! pids follows runc 1.1 (the version Debian ships and the ecosystem's reading): a limit of
-//! 0 leaves the parent's limit in place, negative means `max`. Hugepage sizes and interface
-//! and device names end up in file names or values, so they are checked first.
+//! pids: a limit of 0 means "no new process" and is written as 1 (runc >= 1.3, whose
+//! systemd driver cannot express 0; security-cases.md RES-01 "pids.limit=0 means 1"),
+//! negative means `max`. Hugepage sizes and interface and device names end up in file names
+//! or values, so they are checked first.
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{Warning, checked, v2_limit};
+use super::{Warning, checked, target_or_warn, v2_limit};
 use crate::error::{CgroupError, Result};
 use crate::manager::{Manager, Version};
 
 pub(super) fn apply_pids(m: &Manager, r: &LinuxResources, w: &mut Vec<Warning>) -> Result<()> {
-    let Some(limit) = r.pids().map(|p| p.limit()).filter(|l| *l != 0) else {
+    let Some(limit) = r.pids().map(|p| p.limit()) else {
         return Ok(());
     };
-    let Some(t) = m.target("pids")? else {
-        w.push(Warning::NoController {
-            what: "pids.limit",
-            controller: "pids",
-        });
+    let Some(t) = target_or_warn(m, "pids", "pids.limit", w)? else {
         return Ok(());
     };
-    t.dir.write("pids.max", &v2_limit(limit))
+    let value = if limit == 0 {
+        "1".into()
+    } else {
+        v2_limit(limit)
+    };
+    t.dir.write("pids.max", &value)
 }
 
 pub(super) fn apply_hugetlb(m: &Manager, r: &LinuxResources, w: &mut Vec<Warning>) -> Result<()> {
     let Some(limits) = r.hugepage_limits().as_ref().filter(|v| !v.is_empty()) else {
         return Ok(());
     };
-    let Some(t) = m.target("hugetlb")? else {
-        w.push(Warning::NoController {
-            what: "hugepageLimits",
-            controller: "hugetlb",
-        });
+    let Some(t) = target_or_warn(m, "hugetlb", "hugepageLimits", w)? else {
         return Ok(());
     };
     for h in limits {
@@ -129,11 +127,7 @@ pub(super) fn apply_rdma(m: &Manager, r: &LinuxResources, w: &mut Vec<Warning>) 
     let Some(map) = r.rdma().as_ref().filter(|m| !m.is_empty()) else {
         return Ok(());
     };
-    let Some(t) = m.target("rdma")? else {
-        w.push(Warning::NoController {
-            what: "rdma",
-            controller: "rdma",
-        });
+    let Some(t) = target_or_warn(m, "rdma", "rdma", w)? else {
         return Ok(());
     };
     let mut devices: Vec<_> = map.iter().collect();

@@ -11,7 +11,7 @@
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
 use rustix::io::Errno;
 
-use super::{Warning, v2_limit};
+use super::{Warning, target_or_warn, v2_limit};
 use crate::error::{CgroupError, Result};
 use crate::fsio::{CgDir, is_errno};
 use crate::manager::{Manager, Target, Version};
@@ -43,11 +43,7 @@ pub(super) fn apply(
     if !wanted {
         return Ok(());
     }
-    let Some(t) = m.target("memory")? else {
-        w.push(Warning::NoController {
-            what: "memory limits",
-            controller: "memory",
-        });
+    let Some(t) = target_or_warn(m, "memory", "memory limits", w)? else {
         return Ok(());
     };
     if live && mem.check_before_update() == Some(true) {

@@ -18,7 +18,7 @@ use std::fmt;
 use oci_spec::runtime::LinuxResources;
 
 use crate::error::{CgroupError, Result};
-use crate::manager::Manager;
+use crate::manager::{Manager, Target};
 
 /// A setting that was not applied, for the runtime to print.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +123,21 @@ pub(crate) fn checked<'a>(
         });
     }
     Ok(v)
+}
+
+/// Where `controller` lives, or `None` after recording that `what` is ignored because the
+/// controller is not available.
+fn target_or_warn<'m>(
+    m: &'m Manager,
+    controller: &'static str,
+    what: &'static str,
+    w: &mut Vec<Warning>,
+) -> Result<Option<Target<'m>>> {
+    let t = m.target(controller)?;
+    if t.is_none() {
+        w.push(Warning::NoController { what, controller });
+    }
+    Ok(t)
 }
 
 #[cfg(test)]

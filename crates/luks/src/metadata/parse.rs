@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 
 const SECTOR: u64 = 512;
 
+/// Refuses `object` `id` unless its `type` is `want`.
+fn expect_type(object: &'static str, id: &str, v: &Value, want: &str) -> Result<(), MetadataError> {
+    match type_of(v) {
+        t if t == want => Ok(()),
+        t => Err(unknown_type(object, id, t)),
+    }
+}
+
 fn round_up(v: u64, to: u64) -> Option<u64> {
     v.checked_add(to - 1).map(|x| x / to * to)
 }
@@ -77,14 +85,7 @@ fn parse_segment(
         return Err(MetadataError::SegmentCount(0));
     };
     let n = parse_id("segment", &id)?;
-    if type_of(&v) != "crypt" {
-        let kind = type_of(&v).chars().take(32).collect();
-        return Err(MetadataError::UnknownType {
-            object: "segment",
-            id,
-            kind,
-        });
-    }
+    expect_type("segment", &id, &v, "crypt")?;
     let s: json::Segment = typed(v)?;
     if s.integrity.is_some() {
         return Err(invalid(
@@ -135,62 +136,21 @@ fn parse_keyslot(
     metadata_end: u64,
 ) -> Result<Keyslot, MetadataError> {
     let n = parse_id("keyslot", id)?;
-    if type_of(&v) != "luks2" {
-        let kind = type_of(&v).chars().take(32).collect();
-        return Err(MetadataError::UnknownType {
-            object: "keyslot",
-            id: id.into(),
-            kind,
-        });
-    }
+    expect_type("keyslot", id, &v, "luks2")?;
     let k: json::Keyslot = typed(v)?;
     if !(1..=MAX_KEY_SIZE).contains(&k.key_size) {
         return Err(invalid("keyslot", id, "key_size"));
     }
     if k.af.kind != "luks1" {
-        let kind = k.af.kind.chars().take(32).collect();
-        return Err(MetadataError::UnknownType {
-            object: "keyslot af",
-            id: id.into(),
-            kind,
-        });
+        return Err(unknown_type("keyslot af", id, &k.af.kind));
     }
     if !(1..=MAX_STRIPES).contains(&k.af.stripes) {
         return Err(invalid("keyslot", id, "af stripes"));
     }
     let af_hash = hash("keyslot", id, "af hash", &k.af.hash)?;
-    if k.area.kind != "raw" {
-        let kind = k.area.kind.chars().take(32).collect();
-        return Err(MetadataError::UnknownType {
-            object: "keyslot area",
-            id: id.into(),
-            kind,
-        });
-    }
-    let area_cipher =
-        CipherSpec::parse(&k.area.encryption).map_err(|source| MetadataError::Cipher {
-            object: "keyslot",
-            id: id.into(),
-            source,
-        })?;
-    let area_key_size = k.area.key_size as usize;
-    if !area_cipher.key_len_ok(area_key_size) {
-        return Err(invalid("keyslot", id, "area key_size"));
-    }
-    let area_offset =
-        parse_u64(&k.area.offset).ok_or_else(|| invalid("keyslot", id, "area offset"))?;
-    let area_size = parse_u64(&k.area.size).ok_or_else(|| invalid("keyslot", id, "area size"))?;
     let material =
         round_up(u64::from(k.key_size) * u64::from(k.af.stripes), SECTOR).unwrap_or(u64::MAX);
-    let end = area_offset.checked_add(area_size);
-    let inside = area_offset >= areas_start
-        && area_offset % SECTOR == 0
-        && end.is_some_and(|e| e <= metadata_end);
-    if !inside || area_size < material {
-        return Err(MetadataError::Layout(
-            "keyslot area outside the keyslots area or too small",
-        ));
-    }
+    let area = parse_area(id, &k.area, material, areas_start, metadata_end)?;
     let priority = k.priority.unwrap_or(1);
     if priority > 2 {
         return Err(invalid("keyslot", id, "priority"));
@@ -204,11 +164,59 @@ fn parse_keyslot(
         priority,
         stripes,
         af_hash,
-        area_offset,
-        area_size,
-        area_cipher,
-        area_key_size,
+        area_offset: area.offset,
+        area_size: area.size,
+        area_cipher: area.cipher,
+        area_key_size: area.key_size,
         kdf,
+    })
+}
+
+/// A keyslot's checked `area`.
+struct Area {
+    cipher: CipherSpec,
+    key_size: usize,
+    offset: u64,
+    size: u64,
+}
+
+/// Checks keyslot `id`'s area: a raw area with a usable cipher, sector-aligned inside the
+/// keyslots area and large enough for `material` bytes of split key.
+fn parse_area(
+    id: &str,
+    a: &json::Area,
+    material: u64,
+    areas_start: u64,
+    metadata_end: u64,
+) -> Result<Area, MetadataError> {
+    if a.kind != "raw" {
+        return Err(unknown_type("keyslot area", id, &a.kind));
+    }
+    let area_cipher = CipherSpec::parse(&a.encryption).map_err(|source| MetadataError::Cipher {
+        object: "keyslot",
+        id: id.into(),
+        source,
+    })?;
+    let area_key_size = a.key_size as usize;
+    if !area_cipher.key_len_ok(area_key_size) {
+        return Err(invalid("keyslot", id, "area key_size"));
+    }
+    let area_offset = parse_u64(&a.offset).ok_or_else(|| invalid("keyslot", id, "area offset"))?;
+    let area_size = parse_u64(&a.size).ok_or_else(|| invalid("keyslot", id, "area size"))?;
+    let end = area_offset.checked_add(area_size);
+    let inside = area_offset >= areas_start
+        && area_offset % SECTOR == 0
+        && end.is_some_and(|e| e <= metadata_end);
+    if !inside || area_size < material {
+        return Err(MetadataError::Layout(
+            "keyslot area outside the keyslots area or too small",
+        ));
+    }
+    Ok(Area {
+        cipher: area_cipher,
+        key_size: area_key_size,
+        offset: area_offset,
+        size: area_size,
     })
 }
 
@@ -230,14 +238,7 @@ fn parse_refs(
 
 fn parse_digest(id: &str, v: Value, slots: &[u32], segment: u32) -> Result<Digest, MetadataError> {
     parse_id("digest", id)?;
-    if type_of(&v) != "pbkdf2" {
-        let kind = type_of(&v).chars().take(32).collect();
-        return Err(MetadataError::UnknownType {
-            object: "digest",
-            id: id.into(),
-            kind,
-        });
-    }
+    expect_type("digest", id, &v, "pbkdf2")?;
     let d: json::Digest = typed(v)?;
     let keyslots = parse_refs(id, "keyslots", &d.keyslots, slots)?;
     let segments = parse_refs(id, "segments", &d.segments, &[segment])?;

@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+use rustix::mount::MountAttrFlags;
 
 use super::Assembly;
 use crate::MountError;
-use crate::fsapi::{attach, clone_fd};
+use crate::fsapi::{attach, clone_fd, set_attrs};
 use crate::resolve::{absolute, clean, create_empty_file, mkdir_all, open_beneath, split_parent};
+use crate::rootfs::options::AttrChange;
 
 /// A device to create, from the defaults or `linux.devices`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +241,13 @@ fn bind_device(dir: BorrowedFd<'_>, name: &OsStr, d: &Device) -> Result<(), Moun
     create_empty_file(dir, name).map_err(err)?;
     let target = open_beneath(dir, name, OFlags::PATH, Mode::empty()).map_err(err)?;
     let tree = clone_fd(host.as_fd(), false).map_err(err)?;
+    // a device node is never executed: nosuid/noexec cost nothing and keep every mount
+    // of the container nosuid (stockade run checks mountinfo for it)
+    let hardened = AttrChange {
+        set: MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC,
+        clr: MountAttrFlags::empty(),
+    };
+    set_attrs(tree.as_fd(), false, hardened).map_err(err)?;
     attach(tree.as_fd(), target.as_fd()).map_err(err)
 }
 

@@ -26,7 +26,13 @@ pub fn prepare_rootfs(cfg: &RootfsConfig<'_>) -> Result<PreparedRootfs, MountErr
     let linux = spec.linux().as_ref();
     let root_propagation = root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let parent_may_be_shared = set_host_root_propagation(root_propagation)?;
-    let root = bind_rootfs(cfg.rootfs, parent_may_be_shared)?;
+    // rootfsPropagation slave: the rootfs must stay a slave of the host mount it is in
+    // (`master:` on `/`), so a shared parent becomes a slave rather than private
+    let parent_to = match root_propagation {
+        Some((Propagation::Slave, _)) => Propagation::Slave,
+        _ => Propagation::Private,
+    };
+    let root = bind_rootfs(cfg.rootfs, parent_may_be_shared, parent_to)?;
 
     let mut a = Assembly {
         root: root.as_fd(),
@@ -125,22 +131,31 @@ fn open_path(p: &Path) -> Result<OwnedFd, MountError> {
 
 /// Binds the rootfs onto itself (recursively): it becomes a mount point (pivot_root needs
 /// one) whose fd is the root of every later lookup. A shared parent mount is made private
-/// first, so neither the bind nor pivot_root can propagate to the host.
-fn bind_rootfs(rootfs: &Path, parent_may_be_shared: bool) -> Result<OwnedFd, MountError> {
+/// (or a slave, `parent_to`) first, so neither the bind nor pivot_root can propagate to the
+/// host.
+fn bind_rootfs(
+    rootfs: &Path,
+    parent_may_be_shared: bool,
+    parent_to: Propagation,
+) -> Result<OwnedFd, MountError> {
     let err = |source| MountError::BindRootfs {
         path: rootfs.to_path_buf(),
         source,
     };
     let dir = open_path(rootfs)?;
     if parent_may_be_shared {
-        make_parent_private(dir.as_fd(), rootfs)?;
+        make_parent_unshared(dir.as_fd(), rootfs, parent_to)?;
     }
     let tree = crate::fsapi::clone_fd(dir.as_fd(), true).map_err(err)?;
     attach(tree.as_fd(), dir.as_fd()).map_err(err)?;
     Ok(tree)
 }
 
-fn make_parent_private(dir: BorrowedFd<'_>, rootfs: &Path) -> Result<(), MountError> {
+fn make_parent_unshared(
+    dir: BorrowedFd<'_>,
+    rootfs: &Path,
+    to: Propagation,
+) -> Result<(), MountError> {
     let err = |source| MountError::BindRootfs {
         path: rootfs.to_path_buf(),
         source,
@@ -161,7 +176,7 @@ fn make_parent_private(dir: BorrowedFd<'_>, rootfs: &Path) -> Result<(), MountEr
             source: None,
         });
     }
-    set_propagation(root.as_fd(), Propagation::Private, false).map_err(err)
+    set_propagation(root.as_fd(), to, false).map_err(err)
 }
 
 fn mount_id(fd: BorrowedFd<'_>) -> Result<u64, rustix::io::Errno> {

@@ -31,12 +31,20 @@ pub fn apply(p: &Process, spec: &Spec) -> InitResult<()> {
         sched::sched_setattr_self(&sched_attr(s))
             .step(Step::Scheduling, &format!("scheduler {}", s.policy()))?;
     }
-    if let Some(m) = spec.linux().as_ref().and_then(|l| l.memory_policy().as_ref()) {
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
         let nodes = match m.nodes().as_deref() {
             Some(list) if !list.is_empty() => node_mask(list)?,
             _ => Vec::new(),
         };
-        let flags = m.flags().iter().flatten().fold(0, |acc, f| acc | mpol_flag(*f));
+        let flags = m
+            .flags()
+            .iter()
+            .flatten()
+            .fold(0, |acc, f| acc | mpol_flag(*f));
         sched::set_mempolicy(mpol_mode(m.mode()) | flags, &nodes)
             .step(Step::Scheduling, &format!("memoryPolicy {}", m.mode()))?;
     }
@@ -67,7 +75,9 @@ fn set_affinity(list: &str, what: &str) -> InitResult<()> {
         return Ok(());
     }
     let mut set = CpuSet::new();
-    for cpu in parse_list(list, CpuSet::MAX_CPU).map_err(|e| InitError::new(Step::Scheduling, format!("{what} {list:?}: {e}")))? {
+    for cpu in parse_list(list, CpuSet::MAX_CPU)
+        .map_err(|e| InitError::new(Step::Scheduling, format!("{what} {list:?}: {e}")))?
+    {
         set.set(cpu);
     }
     rustix::thread::sched_setaffinity(None, &set).step(Step::Scheduling, &format!("{what} {list}"))
@@ -130,8 +140,12 @@ fn mpol_flag(f: MemoryPolicyFlagType) -> i32 {
 const MAX_NODE: usize = 1023;
 
 fn node_mask(list: &str) -> InitResult<Vec<u64>> {
-    let nodes = parse_list(list, MAX_NODE + 1)
-        .map_err(|e| InitError::new(Step::Scheduling, format!("memoryPolicy.nodes {list:?}: {e}")))?;
+    let nodes = parse_list(list, MAX_NODE + 1).map_err(|e| {
+        InitError::new(
+            Step::Scheduling,
+            format!("memoryPolicy.nodes {list:?}: {e}"),
+        )
+    })?;
     let words = nodes.iter().max().map_or(0, |m| m / 64 + 1);
     let mut mask = vec![0u64; words];
     for n in nodes {

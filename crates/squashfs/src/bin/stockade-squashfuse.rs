@@ -102,70 +102,90 @@ fn serve(fd: OwnedFd, spec: &str, a: &Args) -> Result<()> {
 }
 
 fn run() -> Result<()> {
-    let mut a = parse_args()?;
+    let a = parse_args()?;
     if a.build {
-        let [src, out] = a.positional.as_slice() else {
-            bail!("usage: --build SRC_DIR IMAGE")
-        };
-        let opts = stockade_squashfs::BuildOptions::default();
-        let r = stockade_squashfs::build_squashfs(
-            Path::new(src),
-            Path::new(out),
-            &opts,
-            &mut |_, _| {},
-        )
-        .with_context(|| format!("cannot build {out} from {src}"))?;
-        println!(
-            "{} {} {:.3}",
-            r.source_bytes,
-            r.image_bytes,
-            r.elapsed.as_secs_f64()
-        );
+        build_image(&a)
+    } else if let Some(sock) = a.mount_send.clone() {
+        mount_and_send(&a, &sock)
+    } else if let Some(sock) = a.listen.clone() {
+        listen_and_serve(&a, &sock)
+    } else if a.serve_stdin {
+        serve_stdin(a)
+    } else {
+        mount_and_serve(a)
+    }
+}
+
+/// `--build SRC_DIR IMAGE`: prints source bytes, image bytes and seconds.
+fn build_image(a: &Args) -> Result<()> {
+    let [src, out] = a.positional.as_slice() else {
+        bail!("usage: --build SRC_DIR IMAGE")
+    };
+    let opts = stockade_squashfs::BuildOptions::default();
+    let r =
+        stockade_squashfs::build_squashfs(Path::new(src), Path::new(out), &opts, &mut |_, _| {})
+            .with_context(|| format!("cannot build {out} from {src}"))?;
+    println!(
+        "{} {} {:.3}",
+        r.source_bytes,
+        r.image_bytes,
+        r.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `--mount-send SOCKET MOUNTPOINT -- CMD`: mounts a fresh `/dev/fuse` fd, sends it to
+/// SOCKET, then execs CMD.
+fn mount_and_send(a: &Args, sock: &Path) -> Result<()> {
+    let [mnt] = a.positional.as_slice() else {
+        bail!("usage: --mount-send SOCKET MOUNTPOINT -- CMD")
+    };
+    let fd = fuse::open_dev_fuse().context("cannot open /dev/fuse")?;
+    fuse::mount_fuse(
+        Path::new(mnt),
+        fd.as_fd(),
+        &MountOptions::for_caller("stockade"),
+    )
+    .with_context(|| format!("cannot mount fuse on {mnt}"))?;
+    let s = UnixStream::connect(sock)
+        .with_context(|| format!("cannot connect to {}", sock.display()))?;
+    fuse::send_fd(s.as_fd(), fd.as_fd()).context("cannot send the fuse fd")?;
+    drop((s, fd));
+    let [cmd, args @ ..] = a.command.as_slice() else {
         return Ok(());
-    }
-    if let Some(sock) = a.mount_send.clone() {
-        let [mnt] = a.positional.as_slice() else {
-            bail!("usage: --mount-send SOCKET MOUNTPOINT -- CMD")
-        };
-        let fd = fuse::open_dev_fuse().context("cannot open /dev/fuse")?;
-        fuse::mount_fuse(
-            Path::new(mnt),
-            fd.as_fd(),
-            &MountOptions::for_caller("stockade"),
-        )
-        .with_context(|| format!("cannot mount fuse on {mnt}"))?;
-        let s = UnixStream::connect(&sock)
-            .with_context(|| format!("cannot connect to {}", sock.display()))?;
-        fuse::send_fd(s.as_fd(), fd.as_fd()).context("cannot send the fuse fd")?;
-        drop((s, fd));
-        let [cmd, args @ ..] = a.command.as_slice() else {
-            return Ok(());
-        };
-        return Err(Command::new(cmd).args(args).exec())
-            .with_context(|| format!("cannot exec {cmd}"));
-    }
-    if let Some(sock) = a.listen.clone() {
-        let [image] = a.positional.as_slice() else {
-            bail!("usage: --listen SOCKET IMAGE")
-        };
-        let l =
-            UnixListener::bind(&sock).with_context(|| format!("cannot bind {}", sock.display()))?;
-        let (conn, _) = l.accept().context("accept")?;
-        let _ = std::fs::remove_file(&sock);
-        let fd = fuse::recv_fd(&conn).context("cannot receive the fuse fd")?;
-        return serve(fd, image, &a);
-    }
-    if a.serve_stdin {
-        let [image] = a.positional.as_slice() else {
-            bail!("usage: --serve-stdin IMAGE")
-        };
-        let fd = std::io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .context("stdin")?;
-        a.opts.die_with_parent = false;
-        return serve(fd, image, &a);
-    }
+    };
+    Err(Command::new(cmd).args(args).exec()).with_context(|| format!("cannot exec {cmd}"))
+}
+
+/// `--listen SOCKET IMAGE`: serves the fuse fd received on SOCKET.
+fn listen_and_serve(a: &Args, sock: &Path) -> Result<()> {
+    let [image] = a.positional.as_slice() else {
+        bail!("usage: --listen SOCKET IMAGE")
+    };
+    let l = UnixListener::bind(sock).with_context(|| format!("cannot bind {}", sock.display()))?;
+    let (conn, _) = l.accept().context("accept")?;
+    let _ = std::fs::remove_file(sock);
+    let fd = fuse::recv_fd(&conn).context("cannot receive the fuse fd")?;
+    serve(fd, image, a)
+}
+
+/// `--serve-stdin IMAGE`: serves the fuse fd on stdin (the detached server of a plain mount).
+fn serve_stdin(mut a: Args) -> Result<()> {
+    let [image] = a.positional.as_slice() else {
+        bail!("usage: --serve-stdin IMAGE")
+    };
+    let image = image.clone();
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("stdin")?;
+    a.opts.die_with_parent = false;
+    serve(fd, &image, &a)
+}
+
+/// `IMAGE MOUNTPOINT`: mounts, then serves in the foreground (`-f`) or from a detached copy
+/// of this program reading the fuse fd on its stdin.
+fn mount_and_serve(mut a: Args) -> Result<()> {
     let [image, mnt] = a.positional.as_slice() else {
         bail!("usage: stockade-squashfuse [-f] [--offset N] IMAGE[@OFFSET] MOUNTPOINT")
     };
@@ -183,25 +203,31 @@ fn run() -> Result<()> {
     )
     .with_context(|| format!("cannot mount fuse on {mnt}"))?;
     if a.foreground {
+        let image = image.clone();
         a.opts.die_with_parent = false;
         return fuse::serve(fd, src, &a.opts).with_context(|| format!("serving {image}"));
     }
+    spawn_server(&a.opts, offset, &path, fd)
+}
+
+/// Starts `--serve-stdin` in its own process group with the fuse fd as its stdin.
+fn spawn_server(opts: &ServeOptions, offset: u64, path: &Path, fd: OwnedFd) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find own executable")?;
     let mut child = Command::new(exe);
     child
         .arg("--serve-stdin")
         .arg("--threads")
-        .arg(a.opts.threads.to_string());
+        .arg(opts.threads.to_string());
     child
         .arg("--cache-mib")
-        .arg((a.opts.cache_bytes >> 20).to_string());
-    if a.opts.prefetch_threads == 0 {
+        .arg((opts.cache_bytes >> 20).to_string());
+    if opts.prefetch_threads == 0 {
         child.arg("--no-prefetch");
     }
     child
         .arg("--offset")
         .arg(offset.to_string())
-        .arg(&path)
+        .arg(path)
         .stdin(Stdio::from(fd))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

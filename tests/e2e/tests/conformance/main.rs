@@ -16,6 +16,8 @@ mod kill_delete;
 mod linux;
 mod namespaces;
 mod process;
+mod runtime_tools;
+mod spec12;
 mod state;
 
 use std::process::ExitCode;
@@ -129,6 +131,8 @@ fn main() -> ExitCode {
         namespaces::CASES,
         devices::CASES,
         linux::CASES,
+        spec12::CASES,
+        runtime_tools::CASES,
         cgroups::CASES,
     ] {
         cases.extend_from_slice(part);

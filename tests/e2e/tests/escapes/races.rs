@@ -7,14 +7,21 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Result, ensure};
 use serde_json::{Value, json};
+use stockade_e2e::bundle::unique_id;
 use stockade_e2e::console::ConsoleSocket;
 use stockade_e2e::{Bundle, Runtime, Scope, Snapshot, probe};
 use stockade_testutil::require_root;
 
 use crate::{check, iters, rootfs_prefix, rt, start, stop_and_collect};
+
+/// Victim starts that ran, per race (the tests may run in parallel threads).
+static STARTED_07: AtomicUsize = AtomicUsize::new(0);
+/// See [`STARTED_07`].
+static STARTED_08: AtomicUsize = AtomicUsize::new(0);
 
 /// A sibling container with host dir `shared` at `/s`, swapping `/s/<a>` and `/s/<b>` until
 /// stopped. Returns its bundle and create output.
@@ -75,16 +82,18 @@ fn esc06_shared_volume_race_cannot_redirect_mounts() {
             symlink(&target, vol.path().join("x.alt"))?;
             let (sw, c) = swapper(&rt, vol.path(), "x", "x.alt")?;
             let _gs = rt.guard(sw.id());
+            // one victim bundle, a fresh id per start: the race is in V, not in B's rootfs
+            let mut v = Bundle::new("esc06-victim")?;
+            v.mount("/v", "bind", &vol.path().to_string_lossy(), &["bind"]);
+            v.mount("/v/x", "tmpfs", "tmpfs", &["size=1m"]).mount(
+                "/v/x/sub",
+                "tmpfs",
+                "tmpfs",
+                &["size=1m"],
+            );
+            v.probe(&["facts"]);
             for _ in 0..n / 3 {
-                let mut v = Bundle::new("esc06-victim")?;
-                v.mount("/v", "bind", &vol.path().to_string_lossy(), &["bind"]);
-                v.mount("/v/x", "tmpfs", "tmpfs", &["size=1m"]).mount(
-                    "/v/x/sub",
-                    "tmpfs",
-                    "tmpfs",
-                    &["size=1m"],
-                );
-                v.probe(&["facts"]);
+                v.set_id(&unique_id("esc06-victim"));
                 let _g = rt.guard(v.id());
                 let o = rt.run(&v)?;
                 if !o.ok() {
@@ -152,10 +161,17 @@ fn dev_from(b: &mut Bundle, dev: &Path) {
     }
 }
 
-/// Victim check for ESC-07: every masked path that has content on the host reads empty.
-fn masked_empty(rt: &Runtime, dev: &Path) -> Result<Option<String>> {
+/// A victim for ESC-07 whose /dev is `dev` (reused across starts with fresh ids).
+fn esc07_victim(dev: &Path) -> Result<Bundle> {
     let mut v = Bundle::new("esc07-victim")?;
     dev_from(&mut v, dev);
+    Ok(v)
+}
+
+/// Victim check for ESC-07: every masked path that has content on the host reads empty.
+/// `Ok(None)` also when the start was refused; [`STARTED_07`] counts the ones that ran.
+fn masked_empty(rt: &Runtime, v: &mut Bundle) -> Result<Option<String>> {
+    v.set_id(&unique_id("esc07-victim"));
     let masked: Vec<String> = v.config()["linux"]["maskedPaths"]
         .as_array()
         .into_iter()
@@ -168,10 +184,11 @@ fn masked_empty(rt: &Runtime, dev: &Path) -> Result<Option<String>> {
     args.extend(masked.iter().map(String::as_str));
     v.probe(&args);
     let _g = rt.guard(v.id());
-    let o = rt.run(&v)?;
+    let o = rt.run(v)?;
     if !o.ok() {
         return Ok(None);
     }
+    STARTED_07.fetch_add(1, Ordering::Relaxed);
     let p = probe::parse(&o)?;
     Ok(masked
         .iter()
@@ -198,7 +215,7 @@ fn esc07_masking_never_uses_an_attacker_dev_null() {
                 .prefix("stockade-e2e-dev-")
                 .tempdir()?;
             symlink(target, dev.path().join("null"))?;
-            if let Some(e) = masked_empty(&rt, dev.path())? {
+            if let Some(e) = masked_empty(&rt, &mut esc07_victim(dev.path())?)? {
                 bad.push(format!("static, null -> {target}: {e}"));
             }
         }
@@ -213,13 +230,20 @@ fn esc07_masking_never_uses_an_attacker_dev_null() {
         let (sw, c) = swapper(&rt, dev.path(), "null", "null.alt")?;
         let _gs = rt.guard(sw.id());
         let n = iters("E2E_RACE_ITERS", 200);
+        let mut v = esc07_victim(dev.path())?;
         for _ in 0..n {
-            if let Some(e) = masked_empty(&rt, dev.path())? {
+            if let Some(e) = masked_empty(&rt, &mut v)? {
                 bad.push(format!("race: {e}"));
                 break;
             }
         }
         stop_and_collect(&rt, &sw, &c)?;
+        let started = STARTED_07.swap(0, Ordering::Relaxed);
+        eprintln!("ESC-07: {n} victim starts attempted, {started} ran (static cases included)");
+        ensure!(
+            started > n / 2,
+            "too few victims ran ({started}): the race proved little"
+        );
         ensure!(
             fs::read_to_string("/proc/sys/kernel/core_pattern")? == core,
             "host core_pattern changed"
@@ -233,12 +257,18 @@ fn esc07_masking_never_uses_an_attacker_dev_null() {
     });
 }
 
-/// One terminal run of a victim whose /dev is `dev`; `Some(problem)` when /dev/console is not
-/// a pty or a procfs file got mounted.
-fn console_victim(rt: &Runtime, dev: &Path) -> Result<Option<String>> {
+/// A terminal victim for ESC-08 whose /dev is `dev` (reused across starts with fresh ids).
+fn esc08_victim(dev: &Path) -> Result<Bundle> {
     let mut v = Bundle::new("esc08-victim")?;
     dev_from(&mut v, dev);
     v.set("/process/terminal", json!(true)).probe(&["facts"]);
+    Ok(v)
+}
+
+/// One terminal run of victim `v`; `Some(problem)` when /dev/console is not a pty or a procfs
+/// file got mounted.
+fn console_victim(rt: &Runtime, v: &mut Bundle) -> Result<Option<String>> {
+    v.set_id(&unique_id("esc08-victim"));
     v.write()?;
     let sock_dir = tempfile::tempdir_in(rt.work())?;
     let mut cs = ConsoleSocket::listen(sock_dir.path())?;
@@ -259,6 +289,7 @@ fn console_victim(rt: &Runtime, dev: &Path) -> Result<Option<String>> {
     if !rt.cmd(&["start", v.id()])?.ok() {
         return Ok(None);
     }
+    STARTED_08.fetch_add(1, Ordering::Relaxed);
     let _ = rt.wait_status(v.id(), "stopped", std::time::Duration::from_secs(10));
     let r = cs.finish(std::time::Duration::from_secs(10));
     let f = probe::parse_text(&r.output.replace('\r', ""))?;
@@ -299,7 +330,8 @@ fn esc08_console_never_bound_to_an_attacker_path() {
             proc_target("/proc/sysrq-trigger"),
             dev.path().join("console"),
         )?;
-        if let Some(e) = console_victim(&rt, dev.path())? {
+        let mut v = esc08_victim(dev.path())?;
+        if let Some(e) = console_victim(&rt, &mut v)? {
             bad.push(format!("static: {e}"));
         }
         fs::write(dev.path().join("console.alt"), "")?;
@@ -307,13 +339,20 @@ fn esc08_console_never_bound_to_an_attacker_path() {
         symlink("/proc/sys/kernel/core_pattern", dev.path().join("console"))?;
         let (sw, c) = swapper(&rt, dev.path(), "console", "console.alt")?;
         let _gs = rt.guard(sw.id());
-        for _ in 0..iters("E2E_RACE_ITERS", 100) {
-            if let Some(e) = console_victim(&rt, dev.path())? {
+        let n = iters("E2E_RACE_ITERS", 100);
+        for _ in 0..n {
+            if let Some(e) = console_victim(&rt, &mut v)? {
                 bad.push(format!("race: {e}"));
                 break;
             }
         }
         stop_and_collect(&rt, &sw, &c)?;
+        let started = STARTED_08.swap(0, Ordering::Relaxed);
+        eprintln!("ESC-08: {n} terminal victim starts attempted, {started} ran");
+        ensure!(
+            started > n / 2,
+            "too few victims ran ({started}): the race proved little"
+        );
         ensure!(bad.is_empty(), "{}", bad.join("\n"));
         Ok(())
     });

@@ -2,12 +2,15 @@
 //! Container images in an OCI layout (`index.json` → manifest → config + layers; directory or
 //! `oci-archive` tar) or a `docker save` archive (`manifest.json` + config + layer tars).
 
+mod docker;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use crate::blobs::Blobs;
 use crate::error::BuildError;
+pub use docker::read_docker;
 
 /// Deepest nesting of image indexes followed.
 const MAX_INDEX_DEPTH: usize = 4;
@@ -94,15 +97,6 @@ struct ConfigFile {
     config: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DockerManifest {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// The blob path of a digest (`sha256:<64 hex>` → `blobs/sha256/<hex>`).
@@ -125,11 +119,7 @@ fn parse<T: for<'de> Deserialize<'de>>(
     member: &str,
     raw: &[u8],
 ) -> Result<T, BuildError> {
-    serde_json::from_slice(raw).map_err(|e| BuildError::Archive {
-        path: blobs.path().to_path_buf(),
-        member: member.into(),
-        problem: e.to_string(),
-    })
+    serde_json::from_slice(raw).map_err(json_err(blobs, member))
 }
 
 /// Reads an OCI layout; `tag` selects a manifest by its `org.opencontainers.image.ref.name`
@@ -264,6 +254,18 @@ fn archive(blobs: &Blobs, member: &str, problem: String) -> BuildError {
     }
 }
 
+/// Maps a JSON error in `member` to [`BuildError::ArchiveJson`].
+fn json_err<'a>(
+    blobs: &'a Blobs,
+    member: &'a str,
+) -> impl FnOnce(serde_json::Error) -> BuildError + 'a {
+    move |source| BuildError::ArchiveJson {
+        path: blobs.path().to_path_buf(),
+        member: member.into(),
+        source,
+    }
+}
+
 fn image_from_config(
     blobs: &Blobs,
     name: &str,
@@ -277,72 +279,13 @@ fn image_from_config(
     let config: RunConfig = if value.is_null() {
         RunConfig::default()
     } else {
-        serde_json::from_value(value.clone()).map_err(|e| archive(blobs, name, e.to_string()))?
+        serde_json::from_value(value.clone()).map_err(json_err(blobs, name))?
     };
-    let config_json =
-        serde_json::to_vec(&value).map_err(|e| archive(blobs, name, e.to_string()))?;
+    let config_json = serde_json::to_vec(&value).map_err(json_err(blobs, name))?;
     Ok(Image {
         config_json,
         config,
         architecture: cf.architecture,
         layers,
     })
-}
-
-/// Reads a `docker save` archive; `tag` selects among `RepoTags` (whole or after `:`).
-pub fn read_docker(blobs: &Blobs, tag: Option<&str>) -> Result<Image, BuildError> {
-    let list: Vec<DockerManifest> =
-        parse(blobs, "manifest.json", &blobs.read_small("manifest.json")?)?;
-    let tags: Vec<String> = list
-        .iter()
-        .flat_map(|m| m.repo_tags.clone().unwrap_or_default())
-        .collect();
-    let matches = |m: &DockerManifest, t: &str| {
-        m.repo_tags
-            .iter()
-            .flatten()
-            .any(|n| n == t || n.rsplit_once(':').is_some_and(|(_, x)| x == t))
-    };
-    let mut cands: Vec<DockerManifest> = list
-        .into_iter()
-        .filter(|m| tag.is_none_or(|t| matches(m, t)))
-        .collect();
-    match cands.len() {
-        0 if tag.is_some() => {
-            return Err(archive(
-                blobs,
-                "manifest.json",
-                format!(
-                    "no image tagged {:?} (tags: {})",
-                    tag.unwrap_or(""),
-                    tags.join(", ")
-                ),
-            ));
-        }
-        0 => return Err(archive(blobs, "manifest.json", "no image".into())),
-        1 => {}
-        _ => {
-            return Err(archive(
-                blobs,
-                "manifest.json",
-                format!(
-                    "several images, select one with :TAG (tags: {})",
-                    tags.join(", ")
-                ),
-            ));
-        }
-    }
-    let m = cands.swap_remove(0);
-    let raw = blobs.read_small(&m.config)?;
-    let mut layers = Vec::with_capacity(m.layers.len());
-    for name in m.layers {
-        let (_, size) = blobs.open(&name)?;
-        // Newer docker archives name layers by digest: check them then.
-        let digest = name
-            .strip_prefix("blobs/sha256/")
-            .filter(|h| h.len() == 64)
-            .map(|h| format!("sha256:{h}"));
-        layers.push(LayerRef { name, digest, size });
-    }
-    image_from_config(blobs, &m.config, &raw, layers)
 }
