@@ -7,25 +7,32 @@
 #   mount : time to a usable mount: stockade-squashfuse (daemon), squashfuse, kernel loop mount
 #   read  : cold full read (drop_caches, fresh mount each run; `tar -cf - . | wc -c`) and warm
 #           read right after, over each image, via stockade-squashfuse, squashfuse, kernel loop
+#   enc   : the FUSE path of `stockade exec` as a plain user (our server, one per run), full
+#           read inside the container (`tar --one-file-system -C / -cf - . | wc -c`) of the
+#           same tree built by `stockade build` plain and `--encrypt` (LUKS2, decrypted in
+#           user space by the server): cold (drop_caches) and with the SIF file cached.
+#           The SIFs are built once into $BENCH_DATA/image-bench/enc and kept
 #
 # Usage (root): bash bench/image.sh [SRC_DIR]
 #   SRC_DIR defaults to $BENCH_DATA/deb (BENCH_DATA=/work/bench-data), made on first use like
 #   shared/bench/peers.sh: debootstrap --variant=minbase --include=python3,perl,git,gcc bookworm.
 #   RUNS=3 (runs per measurement), MOUNT_RUNS=10, BIN=<stockade-squashfuse> (default: built
-#   here with cargo --release), MIRROR=http://deb.debian.org/debian
+#   here with cargo --release), MIRROR=http://deb.debian.org/debian, PARTS="build read enc"
+#   (which sections run; read needs build's images), STOCKADE=<stockade> (enc; default built
+#   here), BENCH_USER=sk-run (enc; created with useradd when missing)
 # Leaves nothing mounted or running (trap); images go to $BENCH_DATA/image-bench.
 set -u -o pipefail
 [ "$(id -u)" = 0 ] || { echo "image.sh: run as root" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DATA=${BENCH_DATA:-/work/bench-data}
 SRC=${1:-$BENCH_DATA/deb}
-RUNS=${RUNS:-3}; MOUNT_RUNS=${MOUNT_RUNS:-10}
+RUNS=${RUNS:-3}; MOUNT_RUNS=${MOUNT_RUNS:-10}; PARTS=" ${PARTS:-build read enc} "
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 W=$BENCH_DATA/image-bench; M=$W/mnt; mkdir -p "$W" "$M"
 TSV=$W/raw.tsv; : > "$TSV"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
-if [ -z "${BIN:-}" ]; then
+if [ -z "${BIN:-}" ] && [[ $PARTS == *" build "* || $PARTS == *" read "* ]]; then
   (cd "$here" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target} cargo build -q --release -p stockade-squashfs) || exit 1
   BIN=${CARGO_TARGET_DIR:-$here/target}/release/stockade-squashfuse
 fi
@@ -49,7 +56,10 @@ now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.4f", b-a}'; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+part() { [[ $PARTS == *" $1 "* ]]; }
+
 # ---------------------------------------------------------------- build
+if part build; then
 tar -C "$SRC" -cf - . | cat > /dev/null   # source warm: both writers are timed warm
 for ((i=0; i<RUNS; i++)); do
   rm -f "$W/ours.sqfs"; t=$(now); "$BIN" --build "$SRC" "$W/ours.sqfs" > /dev/null || exit 1; s=$(since "$t")
@@ -59,6 +69,7 @@ for ((i=0; i<RUNS; i++)); do
 done
 rec size-mib "ours (zstd-6)" "$(stat -c %s "$W/ours.sqfs" | awk '{print $1/1048576}')"
 rec size-mib "mksquashfs default (gzip)" "$(stat -c %s "$W/gzip.sqfs" | awk '{print $1/1048576}')"
+fi
 
 # ---------------------------------------------------------------- mount / read
 mount_with() { # mount_with KIND IMAGE
@@ -69,6 +80,7 @@ mount_with() { # mount_with KIND IMAGE
   esac
 }
 for img in gzip ours; do
+  part read || break
   I=$W/$img.sqfs
   for kind in kernel squashfuse ours; do
     name="$kind on $img image"
@@ -89,6 +101,41 @@ for img in gzip ours; do
 done
 pgrep -f "stockade-squashfuse --serve-stdin" > /dev/null && echo "WARNING: a stockade-squashfuse server outlived its mount"
 
+# ---------------------------------------------------------------- encrypted vs plain, FUSE path
+if part enc; then
+  if [ -z "${STOCKADE:-}" ]; then
+    (cd "$here" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target} cargo build -q --release -p stockade) || exit 1
+    STOCKADE=${CARGO_TARGET_DIR:-$here/target}/release/stockade
+  fi
+  BUSER=${BENCH_USER:-sk-run}
+  id -u "$BUSER" > /dev/null 2>&1 || useradd -m -s /bin/sh "$BUSER"
+  E=$W/enc; mkdir -p "$E"; chmod 755 "$W" "$E"
+  cp "$STOCKADE" "$E/stockade"   # root-owned: the user cannot write it, so no sealed copy
+  printf 'bench passphrase\n' > "$E/pw"
+  [ -f "$E/plain.sif" ] || "$E/stockade" build -q "$E/plain.sif" "$SRC" || exit 1
+  [ -f "$E/enc.sif" ] || "$E/stockade" build -q --encrypt --passphrase-file "$E/pw" "$E/enc.sif" "$SRC" || exit 1
+  chmod 644 "$E/pw" "$E/plain.sif" "$E/enc.sif"
+  UHOME=$(getent passwd "$BUSER" | cut -d: -f6)
+  full_read() { # full_read METRIC NAME STOCKADE-EXEC-ARGS...: one run as the user, in its home
+    local t s bytes
+    t=$(now)
+    bytes=$(cd "$UHOME" && setpriv --reuid "$BUSER" --regid "$BUSER" --init-groups -- env -u XDG_RUNTIME_DIR \
+      HOME="$UHOME" "$E/stockade" exec "${@:3}" sh -c 'tar --one-file-system -C / -cf - . 2> /dev/null | wc -c') || exit 1
+    s=$(since "$t")
+    rec "$1" "$2" "$(awk -v b="$bytes" -v s="$s" 'BEGIN{print b/1048576/s}')"
+    rec "$1-mib" "$2" "$(awk -v b="$bytes" 'BEGIN{print b/1048576}')"
+  }
+  for ((i=0; i<RUNS; i++)); do
+    for k in plain enc; do
+      if [ $k = enc ]; then a=(--passphrase-file "$E/pw" "$E/enc.sif"); n="encrypted (LUKS2 in user space)"
+      else a=("$E/plain.sif"); n="plain"; fi
+      drop; full_read enc-cold "$n" "${a[@]}"
+      cat "$E/$k.sif" > /dev/null; full_read enc-cached "$n" "${a[@]}"
+    done
+  done
+  pgrep -f "$E/stockade fuse-serve" > /dev/null && echo "WARNING: a stockade FUSE server outlived its run"
+fi
+
 # ---------------------------------------------------------------- table
 python3 - "$TSV" <<'PY'
 import sys, statistics as st
@@ -98,6 +145,8 @@ for line in open(sys.argv[1]):
     rows.setdefault(m, {}).setdefault(n, []).append(float(v))
 def table(metric, title, ref=None):
     r = rows.get(metric, {})
+    if not r:
+        return
     print(f"\n-- {title}")
     refmed = st.median(r[ref]) if ref in r else None
     for n, xs in r.items():
@@ -106,6 +155,9 @@ def table(metric, title, ref=None):
 table("build-mibs", "build throughput, MiB/s of source (x = vs mksquashfs default)", "mksquashfs default (gzip)")
 table("size-mib", "image size, MiB (x = vs mksquashfs default)", "mksquashfs default (gzip)")
 table("mount-ms", "mount until first ls, ms")
+table("enc-cold", "stockade exec as a user, FUSE path, cold full read, MiB/s (x = vs plain)", "plain")
+table("enc-cached", "same, SIF file in the page cache (decryption + decompression), MiB/s", "plain")
+table("enc-cold-mib", "MiB read per run (same tree; a few root-only files are skipped)")
 for img in ("gzip", "ours"):
     for metric, title in (("cold-mibs", "cold full read"), ("warm-mibs", "warm full read")):
         sub = {k: v for k, v in rows.get(metric, {}).items() if k.endswith(f"on {img} image")}

@@ -8,6 +8,7 @@
 #                        user: user namespace + FUSE (our server, one process per run)
 #   stockade-oci run     the image's rootfs unpacked in a directory (no mount of the image)
 #   squashfuse+bwrap     squashfuse mount, bwrap chroot, unmount: what a FUSE launcher costs
+#   exec sandbox dir     `stockade exec` of the unpacked rootfs: the launcher without the image
 #
 # Usage (root): bench/sif-exec.sh [IMAGE.sif]   (default: the shared real busybox SIF, gzip)
 #   A second SIF with the same rootfs packed as `stockade build` does (zstd -6) is timed too.
@@ -52,20 +53,29 @@ SP="setpriv --reuid $UID_ --regid $GID_ --init-groups --"
 cd "$W"   # the working directory is bound: /tmp is, so nothing extra
 
 hf() {  # NAME COMMAND [HYPERFINE OPTS]: one checked run first, so a failure says why
-  sh -c "$2" > "$W/$1.out" 2>&1 || { echo "sif-exec.sh: $1 failed: $2" >&2; cat "$W/$1.out" >&2; exit 1; }
+  local tries=1; [[ " ${*:3} " == *" -i "* ]] && tries=3   # a flaky peer gets 3 chances
+  until sh -c "$2" > "$W/$1.out" 2>&1; do
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || { echo "sif-exec.sh: $1 failed: $2" >&2; cat "$W/$1.out" >&2; exit 1; }
+  done
   hyperfine -N -w "$WARMUP" -r "$RUNS" "${@:3}" --export-json "$W/$1.json" "$2" > /dev/null
 }
-# peers may fail a run now and then (rootless stockade-oci races its gid_map write, seen
-# ~1/100): their medians are still meaningful; our own runs must all succeed
-PEER=-i
+# Every command must succeed on every run, except one peer: rootless `stockade-oci run`
+# fails now and then (1 in 15-100 runs here) with "cannot open <pid>/gid_map: Permission
+# denied" — a race in stockade-runtime's init (it decides whether to go non-dumpable from
+# geteuid(), which reads 0 once main has written uid_map, so /proc/<pid>/gid_map becomes
+# root's before main opens it). That was hyperfine's "Ignoring non-zero exit code" warning;
+# the failed runs are now counted and printed below the table instead.
 hf root-stockade "$W/stockade exec $W/image.sif true"
-hf root-oci "$W/stockade-oci --root $W/state run -b $W/bundle bench-root" $PEER
-hf root-fuse "sh -c 'squashfuse -o offset=$OFF $W/image.sif $W/fuse && bwrap --ro-bind $W/fuse / --proc /proc --dev /dev true; umount $W/fuse'" $PEER
+hf root-oci "$W/stockade-oci --root $W/state run -b $W/bundle bench-root"
+hf root-fuse "sh -c 'squashfuse -o offset=$OFF $W/image.sif $W/fuse && bwrap --ro-bind $W/fuse / --proc /proc --dev /dev true; umount $W/fuse'"
 hf root-zstd "$W/stockade exec $W/zstd.sif true"
+hf root-sandbox "$W/stockade exec $W/bundle/rootfs true"
 hf user-stockade "$SP $W/stockade exec $W/image.sif true"
 hf user-zstd "$SP $W/stockade exec $W/zstd.sif true"
-hf user-oci "$SP $W/stockade-oci --root $W/ustate run -b $W/ubundle bench-user" $PEER
-hf user-fuse "$SP sh -c 'squashfuse -o offset=$OFF $W/image.sif $W/ufuse && bwrap --unshare-user --ro-bind $W/ufuse / --proc /proc --dev /dev true; fusermount3 -u $W/ufuse'" $PEER
+hf user-oci "$SP $W/stockade-oci --root $W/ustate run -b $W/ubundle bench-user" -i 2> "$W/user-oci.err"
+hf user-fuse "$SP sh -c 'squashfuse -o offset=$OFF $W/image.sif $W/ufuse && bwrap --unshare-user --ro-bind $W/ufuse / --proc /proc --dev /dev true; fusermount3 -u $W/ufuse'"
+hf user-sandbox "$SP $W/stockade exec $W/ubundle/rootfs true"
 
 python3 - "$W" <<'PY'
 import json, statistics as st, sys
@@ -73,10 +83,14 @@ w = sys.argv[1]
 def med(n):
     return st.median(json.load(open(f"{w}/{n}.json"))["results"][0]["times"]) * 1000
 print(f"{'median wall ms':<10}{'stockade exec':>15}{'(zstd image)':>14}{'stockade-oci run':>18}"
-      f"{'ratio':>7}{'(zstd)':>8}{'squashfuse+bwrap':>18}")
+      f"{'ratio':>7}{'(zstd)':>8}{'squashfuse+bwrap':>18}{'(exec sandbox dir)':>20}")
 for who in ["root", "user"]:
-    s, z, o, f = (med(f"{who}-{k}") for k in ["stockade", "zstd", "oci", "fuse"])
-    print(f"{who:<10}{s:>15.2f}{z:>14.2f}{o:>18.2f}{s / o:>7.2f}{z / o:>8.2f}{f:>18.2f}")
+    s, z, o, f, d = (med(f"{who}-{k}") for k in ["stockade", "zstd", "oci", "fuse", "sandbox"])
+    print(f"{who:<10}{s:>15.2f}{z:>14.2f}{o:>18.2f}{s / o:>7.2f}{z / o:>8.2f}{f:>18.2f}{d:>20.2f}")
 print("target: stockade exec <= 1.3 x stockade-oci run")
+codes = json.load(open(f"{w}/user-oci.json"))["results"][0].get("exit_codes", [])
+failed = sum(1 for c in codes if c != 0)
+if failed:
+    print(f"note: user stockade-oci run failed {failed} of {len(codes)} runs (gid_map race, see above)")
 PY
 echo "hyperfine: $RUNS runs, $WARMUP warmup; image $IMG; $(nproc) cpus, kernel $(uname -r)"

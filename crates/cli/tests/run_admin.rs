@@ -178,3 +178,78 @@ fn ecl_denies_before_mounting_and_allows_signed_images() {
     assert_nothing_left(&sif);
     assert_nothing_left(&signed);
 }
+
+/// `stockade ARGS` as the test user, with `input` on stdin and `STOCKADE_SYSCONFDIR` set to
+/// `sysconf` when given.
+fn user_with(args: &[&str], sysconf: Option<&Path>, input: &str) -> Output {
+    use std::io::Write;
+    let (_, _, home) = test_user();
+    let mut c = user_command(&home, args);
+    if let Some(d) = sysconf {
+        c.env("STOCKADE_SYSCONFDIR", d);
+    }
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_users_sysconfdir_is_ignored_on_every_action() {
+    stockade_testutil::require_root!();
+    let dir = shared_tempdir();
+    let (sif, _) = test_image(dir.path());
+    let conf = dir.path().join("etc");
+    std::fs::create_dir(&conf).unwrap();
+    // what a user would like the tool to read: a configuration that decides every run (a
+    // path limit no image meets, a broken ECL) — if it were read, every run would be denied
+    std::fs::write(
+        conf.join("stockade.conf"),
+        "limit_container_paths = [\"/nonexistent\"]\n",
+    )
+    .unwrap();
+    std::fs::write(conf.join("ecl.toml"), "activated = true\n[[execgroup\n").unwrap();
+    let s = sif.to_str().unwrap();
+    let warning = format!("STOCKADE_SYSCONFDIR={} ignored", conf.display());
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&["exec", s, "echo", "exec-ok"], "", "exec-ok\n"),
+        (&["run", s, "x"], "", "runscript args: x\n"),
+        (&["test", s], "", "test-ok\n"),
+        (&["shell", s], "echo shell-ok\n", "shell-ok\n"),
+    ];
+    let system_has_none = !Path::new("/etc/stockade").exists();
+    for (args, input, want) in cases {
+        // root may redirect the configuration: it applies and denies
+        let o = run_with_conf(&conf, args);
+        assert_eq!(o.status.code(), Some(255), "root {args:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "root {args:?}: {}", err(&o));
+        // a plain user may not: one warning, and the decision of the system configuration
+        let plain = user_with(args, None, input);
+        let redirected = user_with(args, Some(&conf), input);
+        assert_eq!(
+            redirected.status.code(),
+            plain.status.code(),
+            "{args:?}: {}",
+            err(&redirected)
+        );
+        assert_eq!(redirected.stdout, plain.stdout, "{args:?}");
+        let e = err(&redirected);
+        assert!(e.contains(&warning), "{args:?}: no warning: {e}");
+        assert_eq!(
+            e.lines()
+                .filter(|l| l.contains("STOCKADE_SYSCONFDIR"))
+                .count(),
+            1,
+            "{e}"
+        );
+        assert!(!err(&plain).contains("STOCKADE_SYSCONFDIR"));
+        if system_has_none {
+            assert_eq!(ok(&redirected), want, "{args:?}");
+        }
+    }
+    assert_nothing_left(&sif);
+}

@@ -86,8 +86,9 @@ fn containall_isolates_pid_ipc_and_env() {
         l[4].parse::<u32>().unwrap() < 5,
         "host processes visible: {out}"
     );
+    // the same as the plain user (host namespaces of a user process are the host's)
     let (_, _, home) = test_user();
-    let out = ok(&run_user(
+    let o = user_command(
         &home,
         &[
             "exec",
@@ -95,10 +96,40 @@ fn containall_isolates_pid_ipc_and_env() {
             sif.to_str().unwrap(),
             "sh",
             "-c",
-            "echo $$",
+            script,
         ],
-    ));
-    assert_eq!(out, "1\n");
+    )
+    .env("HOSTVAR", "leak")
+    .output()
+    .unwrap();
+    let out = ok(&o);
+    let l: Vec<&str> = out.lines().collect();
+    assert_ne!(
+        l[0],
+        host_pid.to_str().unwrap(),
+        "user: pid namespace shared"
+    );
+    assert_ne!(
+        l[1],
+        host_ipc.to_str().unwrap(),
+        "user: ipc namespace shared"
+    );
+    assert_eq!(l[2], "[]", "user: host environment passed");
+    assert_eq!(l[3], "1", "user: the action shell is not pid 1");
+    assert!(
+        l[4].parse::<u32>().unwrap() < 5,
+        "user: host processes visible: {out}"
+    );
+    // without --containall the user shares the host's pid and ipc namespaces and env
+    let o = user_command(&home, &["exec", sif.to_str().unwrap(), "sh", "-c", script])
+        .env("HOSTVAR", "leak")
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], host_pid.to_str().unwrap());
+    assert_eq!(l[1], host_ipc.to_str().unwrap());
+    assert_eq!(l[2], "[leak]");
     assert_nothing_left(&sif);
 }
 

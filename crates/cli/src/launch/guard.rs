@@ -26,14 +26,16 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Forks the guard (main must be single-threaded).
-    pub fn start() -> Result<Guard> {
+    /// Forks the guard (main must be single-threaded). The guard runs `first` (bounded work
+    /// that must not fail, see [`super::prefetch`]) before it starts waiting.
+    pub fn start(first: impl FnOnce()) -> Result<Guard> {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("pipe")?;
         match cl::fork_with(0, None).context("cannot fork the guard")? {
             Forked::Child => {
                 drop(w);
                 let _ = stockade_sys::signal::block_all();
                 let _ = stockade_sys::fd::close_all_except(&[r.as_fd()], 0);
+                first();
                 let said = read_to_eof(&r);
                 if let Some((pid, start)) = armed(&said) {
                     kill_container(pid, start);

@@ -8,8 +8,9 @@
 //! 3. resolve the user's binds as the user sees the host;
 //! 4. start the FUSE server (users, encrypted images) while still in the host namespaces;
 //! 5. enter the session (mount namespace; plus a user namespace for users), mount the
-//!    workspace tmpfs, fork the guard;
-//! 6. mount the image (loop + squashfs, FUSE, or a bind of the sandbox), build the
+//!    workspace tmpfs;
+//! 6. mount the image (loop + squashfs, FUSE, or a bind of the sandbox); fork the guard,
+//!    which first reads ahead the programs the container will run ([`prefetch`]); build the
 //!    skeleton and the overlay root, the environment, the action and `config.json`;
 //! 7. `--net`: a new network namespace with `lo` up; then `stockade-runtime`'s init runs the
 //!    container from this session ([`container`]) and we return its exit status;
@@ -28,6 +29,7 @@ pub mod mount;
 pub mod net;
 pub mod passwd;
 pub mod plan;
+pub mod prefetch;
 pub mod rootfs;
 pub mod session;
 pub mod spec;

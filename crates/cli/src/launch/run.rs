@@ -15,7 +15,7 @@ use super::image::{self, Image, KeyOptions, Kind as ImageKind};
 use super::plan;
 use super::session::{self, Mapping};
 use super::user::{self, HostUser};
-use super::{Action, LaunchArgs, admin, assemble, binds, container, env, mount, net};
+use super::{Action, LaunchArgs, admin, assemble, binds, container, env, mount, net, prefetch};
 use crate::Globals;
 
 /// What is decided before any namespace: the caller, the configuration, the opened image,
@@ -45,9 +45,10 @@ pub fn launch(
     let server = start_server(&p.img, p.privileged, g.debug)?;
     session::enter(p.mapping, &p.user)?;
     let ws = session::mount_workspace(&p.base, p.conf.sessiondir_max_size_mib)?;
-    let guard = Guard::start()?;
     let workspace = Unmount(ws.clone());
     mount::mount_image(&p.img, &ws.join("image"), server.as_ref())?;
+    let warm = prefetch::targets(action, args);
+    let guard = Guard::start(|| prefetch::warm(&ws.join("image"), &warm))?;
     let config = serde_json::to_vec(&assemble::container_config(&p, &ws, action, a, args)?)?;
     write_private(&ws.join("bundle/config.json"), &config)?;
     if p.flags.net_none {

@@ -157,25 +157,29 @@ pub fn run_root(cwd: &Path, args: &[&str]) -> Output {
 
 /// `stockade ARGS` as [`USER`] (real and effective ids, its groups), in `cwd`.
 pub fn run_user(cwd: &Path, args: &[&str]) -> Output {
+    user_command(cwd, args).output().unwrap()
+}
+
+/// The command [`run_user`] runs (stdin null), to add environment or change stdio.
+pub fn user_command(cwd: &Path, args: &[&str]) -> Command {
     let (uid, gid, home) = test_user();
-    Command::new("setpriv")
-        .args([
-            "--reuid",
-            &uid.to_string(),
-            "--regid",
-            &gid.to_string(),
-            "--init-groups",
-            "--",
-        ])
-        .arg(stockade())
-        .args(args)
-        .current_dir(cwd)
-        .env("HOME", &home)
-        .env("USER", USER)
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid",
+        &uid.to_string(),
+        "--regid",
+        &gid.to_string(),
+        "--init-groups",
+        "--",
+    ])
+    .arg(stockade())
+    .args(args)
+    .current_dir(cwd)
+    .env("HOME", &home)
+    .env("USER", USER)
+    .env_remove("XDG_RUNTIME_DIR")
+    .stdin(Stdio::null());
+    c
 }
 
 /// stdout as text, asserting success.
