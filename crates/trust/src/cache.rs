@@ -8,7 +8,9 @@
 //! directory that only root writes; anyone may read. Files on filesystems without a stable,
 //! local ctime (FUSE, NFS, overlay…) are never cached, nor files changed in the last
 //! [`VerifyCache::DEFAULT_MIN_AGE`] (coarse timestamps could hide a change made in the same
-//! tick as the verification).
+//! tick as the verification). An entry also carries a `not_after` time (key expirations,
+//! at most [`VerifyCache::MAX_ENTRY_AGE`]): time-dependent validity is re-checked by a full
+//! verification once it passes.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -77,6 +79,8 @@ impl VerifyCache {
     pub const DEFAULT_DIR: &'static str = "/var/cache/stockade/verify";
     /// Files changed more recently than this are not cached.
     pub const DEFAULT_MIN_AGE: Duration = Duration::from_secs(2);
+    /// Longest an entry is trusted (signatures may expire; we do not read them on a hit).
+    pub const MAX_ENTRY_AGE: Duration = Duration::from_secs(24 * 3600);
 
     /// A cache in `dir` (created by [`VerifyCache::store`] when running as root).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -121,7 +125,7 @@ impl VerifyCache {
             fs_type,
         ];
         let mut h = sha2::Sha256::new();
-        h.update(b"stockade-verify-cache-v1\0");
+        h.update(b"stockade-verify-cache-v2\0");
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update([0]);
         for v in identity {
@@ -144,7 +148,7 @@ impl VerifyCache {
         (m.uid() == 0 && m.mode() & 0o022 == 0).then_some(dir)
     }
 
-    /// True when `key` was stored by root.
+    /// True when `key` was stored by root and its `not_after` has not passed.
     pub fn lookup(&self, key: &CacheKey) -> bool {
         let Some(dir) = self.open_dir() else {
             return false;
@@ -159,11 +163,30 @@ impl VerifyCache {
             return false;
         }
         let mut text = String::new();
-        f.read_to_string(&mut text).is_ok() && text == entry_text(key)
+        if f.read_to_string(&mut text).is_err() {
+            return false;
+        }
+        let Some(not_after) = parse_entry(&text, key) else {
+            return false;
+        };
+        unix_secs(SystemTime::now()) < not_after
     }
 
-    /// Records `key` as verified, if still true of `file` and we are root.
+    /// Records `key` as verified for [`VerifyCache::MAX_ENTRY_AGE`], if still true of `file`
+    /// and we are root.
     pub fn store(&self, key: &CacheKey, file: &File) -> Result<(), CacheError> {
+        self.store_until(key, file, SystemTime::now() + Self::MAX_ENTRY_AGE)
+    }
+
+    /// Records `key` as verified until `not_after` (capped at [`VerifyCache::MAX_ENTRY_AGE`]
+    /// from now), if still true of `file` and we are root.
+    pub fn store_until(
+        &self,
+        key: &CacheKey,
+        file: &File,
+        not_after: SystemTime,
+    ) -> Result<(), CacheError> {
+        let not_after = unix_secs(not_after.min(SystemTime::now() + Self::MAX_ENTRY_AGE));
         if !rustix::process::geteuid().is_root() {
             return Err(CacheError::NotRoot);
         }
@@ -192,7 +215,7 @@ impl VerifyCache {
             .map_err(|e| io_err(e.into()))?;
         let mut f = File::from(fd);
         let written = f
-            .write_all(entry_text(key).as_bytes())
+            .write_all(entry_text(key, not_after).as_bytes())
             .and_then(|()| f.sync_all());
         let renamed = written.and_then(|()| {
             rustix::fs::renameat(&dir, tmp.as_str(), &dir, key.digest.as_str()).map_err(Into::into)
@@ -209,6 +232,24 @@ impl VerifyCache {
     }
 }
 
-fn entry_text(key: &CacheKey) -> String {
-    format!("stockade-verify-cache 1 {}\n", key.digest)
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn entry_text(key: &CacheKey, not_after: u64) -> String {
+    format!("stockade-verify-cache 2 {} {not_after}\n", key.digest)
+}
+
+/// The `not_after` of an entry for `key`; `None` unless the text is exactly ours.
+fn parse_entry(text: &str, key: &CacheKey) -> Option<u64> {
+    let rest = text
+        .strip_prefix("stockade-verify-cache 2 ")?
+        .strip_prefix(key.digest.as_str())?
+        .strip_prefix(' ')?
+        .strip_suffix('\n')?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok()
 }

@@ -11,9 +11,7 @@ use clap::Args;
 use serde_json::json;
 use stockade_sif::SifImage;
 use stockade_trust::verify::{self, Selection, SigFormat, SignerInfo, Task};
-use stockade_trust::{
-    Ecl, KeyMaterial, Keyring, PublicKey, Report, VerifyCache, VerifyOptions, x509,
-};
+use stockade_trust::{Ecl, KeyMaterial, Keyring, PublicKey, Report, VerifyOptions, x509};
 
 use super::keyutil as ku;
 use crate::Globals;
@@ -94,13 +92,12 @@ pub fn run(a: VerifyArgs, _g: Globals) -> anyhow::Result<ExitCode> {
 
 fn run_ecl(a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let sysconf = crate::sysconf::sysconfdir();
-    let ecl = Ecl::load(&sysconf)?.with_cache(VerifyCache::new(VerifyCache::DEFAULT_DIR));
+    let ecl = Ecl::load(&sysconf)?;
     let path = std::fs::canonicalize(&a.image)
         .with_context(|| format!("cannot resolve {}", a.image.display()))?;
     let file =
         std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let ring = ku::load_keyring(&ku::global_keyring_path())?;
-    ecl.check(&file, &path, &ring)?;
+    ecl.check_global(&file, &path)?;
     let state = if ecl.activated() {
         "allows"
     } else {

@@ -130,9 +130,8 @@ fn ecl_check(sysconf: &Path, file: &File, path: &Path) -> Result<()> {
         return Ok(());
     }
     immutable_for_caller(file, path)?;
-    let ring = stockade_trust::Keyring::load(&sysconf.join(stockade_trust::pgp::GLOBAL_KEYRING))
-        .context("cannot load the global keyring")?;
-    ecl.check(file, path, &ring).map_err(|d| anyhow!("{d}"))
+    ecl.check_global(file, path).map_err(|d| anyhow!("{d}"))?;
+    Ok(())
 }
 
 /// With an active ECL, see [`image::writable_by`].

@@ -3,15 +3,11 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-
-use stockade_sif::SifImage;
+use std::path::PathBuf;
 
 use super::config::{ExecGroup, Mode};
-use super::load::Ecl;
-use crate::pgp::{Keyring, fp_hex};
-use crate::verify::{self, KeyMaterial, Report, Selection, VerifyOptions};
+use crate::pgp::fp_hex;
+use crate::verify::Report;
 
 /// Why the ECL refused an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,86 +100,6 @@ impl fmt::Display for EclDenied {
                 ": image signed by a forbidden entity (key rule: blacklisted {fingerprint})"
             ),
         }
-    }
-}
-
-impl Ecl {
-    /// Decides whether the SIF opened as `image` (resolved absolute path `resolved_path`)
-    /// may run, with the global keyring as the only key material.
-    pub fn check(
-        &self,
-        image: &File,
-        resolved_path: &Path,
-        global_keyring: &Keyring,
-    ) -> Result<(), EclDenied> {
-        if !self.config.activated {
-            return Ok(());
-        }
-        let deny = |execgroup: Option<&ExecGroup>, reason| EclDenied {
-            image: resolved_path.to_path_buf(),
-            ecl: self.path.clone(),
-            execgroup: execgroup.cloned().map(Box::new),
-            reason,
-        };
-        let dir = resolved_path.parent().unwrap_or(Path::new("/"));
-        let (index, group) = self.select(dir).ok_or_else(|| {
-            deny(
-                None,
-                DenyReason::NoExecGroup {
-                    dir: dir.to_path_buf(),
-                },
-            )
-        })?;
-        let cache_key = self.cache.as_ref().and_then(|c| {
-            let ctx = format!(
-                "ecl={}|ring={}|group={index}|dir={}|legacy={}",
-                crate::cache::hex(&self.digest),
-                crate::cache::hex(&global_keyring.digest()),
-                dir.display(),
-                self.config.legacy
-            );
-            c.key(image, ctx.as_bytes())
-        });
-        if let (Some(c), Some(k)) = (&self.cache, &cache_key)
-            && c.lookup(k)
-        {
-            tracing::debug!(image = %resolved_path.display(), "ECL: verified result cached");
-            return Ok(());
-        }
-        let img = SifImage::from_source(image, resolved_path)
-            .map_err(|e| deny(Some(group), DenyReason::NotSif(e.to_string())))?;
-        let opts = VerifyOptions {
-            selection: Selection::Default,
-            legacy: self.config.legacy,
-            ..VerifyOptions::default()
-        };
-        let keys = KeyMaterial {
-            pgp: Some(global_keyring.clone()),
-            dsse: Vec::new(),
-        };
-        let report = verify::verify(&img, &keys, &opts);
-        decide(group, &report).map_err(|r| deny(Some(group), r))?;
-        if let (Some(c), Some(k)) = (&self.cache, &cache_key)
-            && let Err(e) = c.store(k, image)
-        {
-            tracing::debug!(error = %e, "ECL: verified result not cached");
-        }
-        Ok(())
-    }
-
-    /// The execgroup for images in `dir`: exact dirpath match first, else the catch-all.
-    fn select(&self, dir: &Path) -> Option<(usize, &ExecGroup)> {
-        let groups = &self.config.execgroups;
-        groups
-            .iter()
-            .enumerate()
-            .find(|(_, g)| !g.dirpath.is_empty() && Path::new(&g.dirpath) == dir)
-            .or_else(|| {
-                groups
-                    .iter()
-                    .enumerate()
-                    .find(|(_, g)| g.dirpath.is_empty())
-            })
     }
 }
 

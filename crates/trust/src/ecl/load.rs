@@ -11,6 +11,7 @@ use sha2::Digest as _;
 
 use super::config::{self, ConfigError, EclConfig, MAX_ECL_BYTES};
 use crate::cache::VerifyCache;
+use crate::pgp::GLOBAL_KEYRING;
 
 /// File name inside the system configuration directory.
 pub const ECL_FILE: &str = "ecl.toml";
@@ -61,12 +62,19 @@ pub struct Ecl {
     pub(super) path: PathBuf,
     pub(super) digest: [u8; 32],
     pub(super) cache: Option<VerifyCache>,
+    keyring: PathBuf,
 }
 
 impl Ecl {
     /// Loads `<sysconfdir>/ecl.toml`. A missing file is a deactivated list; anything else
-    /// that is wrong is an error (deny everything).
+    /// that is wrong is an error (deny everything). The result uses the verification cache
+    /// in [`VerifyCache::DEFAULT_DIR`] (see [`Ecl::without_cache`]) and
+    /// `<sysconfdir>/global-pgp-public` as the global keyring.
     pub fn load(sysconfdir: &Path) -> Result<Self, EclError> {
+        Ok(Self::load_uncached(sysconfdir)?.with_cache(VerifyCache::new(VerifyCache::DEFAULT_DIR)))
+    }
+
+    fn load_uncached(sysconfdir: &Path) -> Result<Self, EclError> {
         let path = sysconfdir.join(ECL_FILE);
         let read_err = |source| EclError::Read {
             path: path.clone(),
@@ -112,7 +120,9 @@ impl Ecl {
     }
 
     fn from_config(config: EclConfig, path: PathBuf, digest: [u8; 32]) -> Self {
+        let dir = path.parent().unwrap_or(Path::new("/"));
         Self {
+            keyring: dir.join(GLOBAL_KEYRING),
             config,
             path,
             digest,
@@ -124,6 +134,24 @@ impl Ecl {
     pub fn with_cache(mut self, cache: VerifyCache) -> Self {
         self.cache = Some(cache);
         self
+    }
+
+    /// Verifies every time (no cache).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// Uses `path` as the global keyring for [`Ecl::check_global`] (default: the
+    /// `global-pgp-public` next to the `ecl.toml`).
+    pub fn with_global_keyring(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keyring = path.into();
+        self
+    }
+
+    /// The global keyring [`Ecl::check_global`] reads.
+    pub fn global_keyring(&self) -> &Path {
+        &self.keyring
     }
 
     /// The configuration.

@@ -8,10 +8,12 @@
 //! execgroup and the key rule that denied it. The decision is made on the already-opened
 //! image fd, which is what the runtime then mounts.
 
+mod check;
 mod config;
 mod decide;
 mod load;
 
+pub use check::{Allowed, CheckError};
 pub use config::{
     ConfigError, EclConfig, ExecGroup, MAX_ECL_BYTES, MAX_EXECGROUPS, MAX_KEYFPS, Mode, parse,
     parse_and_validate,

@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use openpgp::cert::CertParser;
 use openpgp::parse::Parse;
@@ -83,40 +84,12 @@ impl Keyring {
 
     /// Reads `path`; a missing file is an empty keyring.
     pub fn load(path: &Path) -> Result<Self, KeyringError> {
-        match File::open(path) {
-            Ok(f) => Self::read_bounded(f, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
-            Err(source) => Err(KeyringError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
+        Self::from_bytes(&read_file(path)?, path)
     }
 
     /// Reads an opened keyring file (at most [`MAX_KEYRING_BYTES`]).
     pub fn read_bounded(f: File, path: &Path) -> Result<Self, KeyringError> {
-        let read_err = |source| KeyringError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let len = f.metadata().map_err(read_err)?.len();
-        if len > MAX_KEYRING_BYTES {
-            return Err(KeyringError::TooLarge {
-                path: path.to_path_buf(),
-                len,
-            });
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        f.take(MAX_KEYRING_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_KEYRING_BYTES {
-            return Err(KeyringError::TooLarge {
-                path: path.to_path_buf(),
-                len: bytes.len() as u64,
-            });
-        }
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes(&read_bounded_bytes(f, path)?, path)
     }
 
     /// Parses binary or armored certificates; `path` names the source in errors.
@@ -221,10 +194,64 @@ impl Keyring {
         sha2::Sha256::digest(self.to_bytes(false)).into()
     }
 
+    /// The earliest time after `now` at which a key of this keyring (primary or subkey of a
+    /// certificate valid at `now` under the standard policy) expires; `None` if none does.
+    pub fn earliest_expiry(&self, now: SystemTime) -> Option<SystemTime> {
+        let policy = openpgp::policy::StandardPolicy::new();
+        self.certs
+            .iter()
+            .filter_map(|c| c.with_policy(&policy, now).ok())
+            .filter_map(|vc| {
+                vc.keys()
+                    .filter_map(|ka| ka.key_expiration_time())
+                    .filter(|t| *t > now)
+                    .min()
+            })
+            .min()
+    }
+
     /// Writes the keyring to `path` atomically (temporary file + rename) with `mode`.
     pub fn save(&self, path: &Path, secret: bool, mode: u32) -> Result<(), KeyringError> {
         write_atomic(path, &self.to_bytes(secret), mode)
     }
+}
+
+/// The bytes of the keyring file `path` (at most [`MAX_KEYRING_BYTES`]); a missing file is
+/// empty. What [`Keyring::load`] parses, for callers that identify a keyring by its bytes.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, KeyringError> {
+    match File::open(path) {
+        Ok(f) => read_bounded_bytes(f, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(KeyringError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn read_bounded_bytes(f: File, path: &Path) -> Result<Vec<u8>, KeyringError> {
+    let read_err = |source| KeyringError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = f.metadata().map_err(read_err)?.len();
+    if len > MAX_KEYRING_BYTES {
+        return Err(KeyringError::TooLarge {
+            path: path.to_path_buf(),
+            len,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(MAX_KEYRING_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_KEYRING_BYTES {
+        return Err(KeyringError::TooLarge {
+            path: path.to_path_buf(),
+            len: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Armored serialisation of one certificate (public, or with secret key material).

@@ -67,3 +67,24 @@ pub fn verdict(r: &Report) -> String {
             .map_or("no tasks".to_string(), ToString::to_string)
     }
 }
+
+/// Signs every group of `path` with the corpus ECL key `ecl/pgpkeys/<key>.asc` (passphrase
+/// `e2e`).
+pub fn sign_pgp(path: &Path, key: &str) {
+    use stockade_trust::{SignSelection, SigningKeys, pgp, sign_image};
+    let ring = keyring(&format!("ecl/pgpkeys/{key}.asc"));
+    let cert = &ring.certs()[0];
+    let keypair = pgp::signing_keypair(cert, Some(b"e2e")).unwrap();
+    let mut keys = SigningKeys::Pgp {
+        keypair,
+        primary_fingerprint: cert.fingerprint().as_bytes().to_vec(),
+    };
+    let mut img = SifImage::open_rw(path).unwrap();
+    sign_image(
+        &mut img,
+        &mut keys,
+        &SignSelection::AllGroups,
+        SystemTime::now(),
+    )
+    .unwrap();
+}
