@@ -10,12 +10,10 @@
 #   RUNS=100 MEM_RUNS=10                 passed to peers.sh
 #   STOCKADE_SHARED=/path/to/shared      where peers.sh lives (default ../shared)
 #
-# The binary is built the way it ships (docs/design/runtime-core.md, "Lean binary"):
-# release profile with opt-level=z, fat LTO and one codegen unit, statically linked (glibc
-# crt-static, static libseccomp). Its peak RSS is mostly the pages of its own text the
-# kernel maps around each fault, so smaller code is lower RSS; a static binary needs no
-# dynamic loader, which matters twice because the runtime re-executes itself once from a
-# sealed copy. It is built for the explicit target so the flags do not reach proc-macros.
+# The binary is built the way it ships, by scripts/build-release (docs/design/runtime-core.md,
+# "Lean binary": profile `lean`, statically linked); its first output line is stockade-oci.
+# The rootless column is peers.sh's rootless `run` as user `bench` (uid map 0 -> bench): the
+# binary must be reachable by that user (build-release's target dir is, under /work/main).
 # peers.sh needs FIX_HYBRID=1 on this host: crun refuses cgroup hybrid mode with
 # controllers on cgroup2, so the controllers are moved to v1 for the start/mem sections and
 # given back afterwards (peers.sh does and undoes it).
@@ -28,17 +26,20 @@ SHARED=${STOCKADE_SHARED:-$(pwd)/../shared}
 
 BIN=${STOCKADE_OCI:-}
 if [ -z "$BIN" ]; then
-  TRIPLE=$(rustc -vV | awk '/^host:/ {print $2}')
-  echo "building static release stockade-oci ($TRIPLE)..." >&2
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-  RUSTFLAGS="-C target-feature=+crt-static" LIBSECCOMP_LINK_TYPE=static \
-    LIBSECCOMP_LIB_PATH=$(dirname "$(gcc -print-file-name=libseccomp.a)") \
-    cargo build --release --quiet --target "$TRIPLE" -p stockade-oci
-  BIN=$(pwd)/${CARGO_TARGET_DIR:-target}/$TRIPLE/release/stockade-oci
-  case "${CARGO_TARGET_DIR:-}" in /*) BIN=$CARGO_TARGET_DIR/$TRIPLE/release/stockade-oci;; esac
+  echo "building the shipped stockade-oci (scripts/build-release)..." >&2
+  BIN=$(scripts/build-release | head -1)
 fi
 [ -x "$BIN" ] || { echo "oci-start.sh: $BIN is not executable" >&2; exit 1; }
 echo "binary: $BIN ($(stat -c %s "$BIN") bytes; $(file -b "$BIN" | cut -d, -f1-2))"
+# peers.sh drops a command whose preflight fails and records nothing when hyperfine stops
+# on a failed run; say why here, so an empty rootless column has a reason next to it
+rootless_check() {
+  local rl=$WORK/rl-state out
+  [ -d "$rl" ] && id bench >/dev/null 2>&1 || return 0
+  out=$(runuser -u bench -- env -i PATH="$PATH" HOME=/home/bench XDG_RUNTIME_DIR="$rl" \
+    "$BIN" --root "$rl/x" run -b "$WORK/bundle-rootless" "rlcheck$$" 2>&1 </dev/null) ||
+    echo "rootless stockade-oci run fails: $(echo "$out" | tail -1)" >&2
+}
 
 RUNTIME=$BIN RUNTIME_NAME=stockade-oci SECTIONS="fixtures start mem" FIX_HYBRID=1 \
   INSTALL_PODMAN=0 RUNS=${RUNS:-100} MEM_RUNS=${MEM_RUNS:-10} \
@@ -46,6 +47,7 @@ RUNTIME=$BIN RUNTIME_NAME=stockade-oci SECTIONS="fixtures start mem" FIX_HYBRID=
     echo "peers.sh failed; see $WORK.log" >&2; tail -20 "$WORK.log" >&2; exit 1; }
 
 # side by side: median wall (root, foreground run), user+sys, peak RSS; ratios to crun
+rootless_check
 python3 - "$WORK/results/raw.tsv" <<'PY'
 import statistics as st, sys
 rows = {}

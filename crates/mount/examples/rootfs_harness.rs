@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Test harness for the privileged rootfs tests (not shipped). Run it as PID 1 of fresh
 //! namespaces, e.g. `unshare --mount --pid --fork --propagation unchanged -- rootfs_harness
-//! --bundle DIR`; it reads `DIR/config.json`, runs prepare_rootfs → [console] → pivot →
-//! write_sysctls → finalize exactly as the container init does, then execs `process.args`.
+//! --bundle DIR`; it reads `DIR/config.json`, runs prepare_rootfs → [console] →
+//! write_sysctls → pivot → finalize exactly as the container init does, then execs
+//! `process.args`.
 //!
 //! Options: `--rootless`, `--no-pivot`, `--console`, `--cgroup none|ns:<h1>;<h2>[;unified]|
 //! bind:<name>=<dir>;...`, `--fault tmpfs|bind` (overmount `/proc/sys/kernel/domainname`
@@ -142,12 +143,15 @@ fn run(a: &Args) -> Result<()> {
         prepared.bind_console(slave.as_fd())?;
         console = Some((master, slave));
     }
-    let pivoted = prepared.pivot()?;
     let sysctls = spec
         .linux()
         .as_ref()
         .and_then(|l| l.sysctl().clone())
         .unwrap_or_default();
+    if a.fault.is_none() {
+        prepared.write_sysctls(&sysctls)?;
+    }
+    let pivoted = prepared.pivot()?;
     if let Some(kind) = &a.fault {
         inject_fault(kind)?;
         let r = pivoted.write_sysctls(&sysctls);
@@ -166,7 +170,6 @@ fn run(a: &Args) -> Result<()> {
         );
         return Ok(());
     }
-    pivoted.write_sysctls(&sysctls)?;
     pivoted.finalize()?;
     drop(console);
     let process = spec.process().as_ref().context("no process")?;

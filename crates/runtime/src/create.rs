@@ -211,6 +211,8 @@ impl Runtime {
                 .map_err(|e| d.proc_err(e))?;
         }
         d.send(&Msg::Joined, None)?;
+        // needs nothing from init: written while init assembles the rootfs
+        rb.dir().write_atomic("config.json", &bundle.raw)?;
         let (console, listener) = d.until_ready(rb)?;
         let pidfd = rustix::process::pidfd_open(d.pid, rustix::process::PidfdFlags::empty())
             .map_err(|e| error::io(id, "pidfd_open")(e.into()))?;

@@ -130,7 +130,8 @@ impl Driver<'_> {
         self.send(&Msg::HooksDone(state), None)
     }
 
-    /// oom_score_adj, state.json, config copy and pid file.
+    /// oom_score_adj, state.json and pid file (the config copy is written earlier, while
+    /// init works).
     pub(crate) fn commit(
         &self,
         o: &CreateOptions<'_>,
@@ -159,7 +160,6 @@ impl Driver<'_> {
             own_pid_ns: ns.own_pid_ns(),
             ns_flags: crate::exec::differing_namespaces(self.proc_root, pid, ns.all_flags()),
         };
-        dir.write_atomic("config.json", &self.bundle.raw)?;
         dir.save(&record)?;
         if let Some(p) = o.pid_file {
             crate::write_pid_file(p, pid)

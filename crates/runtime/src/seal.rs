@@ -2,7 +2,8 @@
 //! Sealed self-copy (CVE-2019-5736): before any container process exists, the runtime makes
 //! sure `/proc/self/exe` cannot be written through, re-executing itself once if needed from
 //! * the binary seen through a detached, read-only overlayfs mount (`fsopen("overlay")` with
-//!   only lower layers: the binary's directory and an empty directory; `fsmount` with
+//!   only lower layers: the binary's directory over `/dev`, or over an empty directory
+//!   when `/dev` cannot be a layer; `fsmount` with
 //!   `MOUNT_ATTR_RDONLY`): no copy, and a write-open fails with `EROFS` (root only; the
 //!   default, see `prefer_overlay`), or
 //! * a `memfd` copy sealed against writes, growth, shrinking and further sealing (rootless,
@@ -54,7 +55,7 @@ pub fn is_sealed() -> Result<bool, SealError> {
 
 /// Returns when the image is sealed; otherwise re-executes from a sealed copy (same argv
 /// and environment) and does not return unless that fails. `scratch` is a directory where
-/// the empty overlay layer lives for the moment the overlay is created (a uniquely named
+/// the fallback empty overlay layer lives for the moment the overlay is created (a uniquely named
 /// directory, removed at once: nothing stays, e.g. in a state root an engine shares with
 /// runc).
 pub fn ensure_sealed(scratch: &Path) -> Result<(), SealError> {
@@ -110,26 +111,63 @@ fn overlay_copy(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
         (Some(d), Some(n)) => (d, n),
         _ => return Err(std::io::Error::other("no parent directory")),
     };
-    let empty = EmptyDir::create(scratch)?;
-    let (d, e) = (dir.to_string_lossy(), empty.0.to_string_lossy());
-    if [&d, &e].iter().any(|s| s.contains([':', ',', '\\', '\n'])) {
+    let d = dir.to_string_lossy();
+    if needs_escaping(&d) {
         return Err(std::io::Error::other("path needs escaping"));
     }
+    // The second layer only has to exist and not overlap the first: the binary's directory
+    // is on top, so `name` is found there. `/dev` is root's, on a memory filesystem, and
+    // always there; an empty directory made in `scratch` (ext4 here: a block allocated,
+    // then freed with a synchronous discard when the overlay goes) is the fallback, e.g.
+    // for a binary under /dev.
+    let mnt = match overlay_mount(&format!("{d}:/dev")) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::debug!("overlay over /dev: {e}");
+            let empty = EmptyDir::create(scratch)?;
+            let e = empty.0.to_string_lossy();
+            if needs_escaping(&e) {
+                return Err(std::io::Error::other("path needs escaping"));
+            }
+            // the superblock holds the layer once created; the name goes when `empty` drops
+            overlay_mount(&format!("{d}:{e}"))?
+        }
+    };
+    let fd = rustix::fs::openat(
+        &mnt,
+        name,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    // the top layer's file, not something of the same name below it (the binary could have
+    // been removed meanwhile): a regular file of the running image's size and mtime
+    let (got, want) = (rustix::fs::fstat(&fd)?, rustix::fs::stat("/proc/self/exe")?);
+    let same = rustix::fs::FileType::from_raw_mode(got.st_mode)
+        == rustix::fs::FileType::RegularFile
+        && (got.st_size, got.st_mtime, got.st_mtime_nsec)
+            == (want.st_size, want.st_mtime, want.st_mtime_nsec);
+    if !same {
+        return Err(std::io::Error::other(
+            "sealed copy differs from the running binary",
+        ));
+    }
+    Ok(fd)
+}
+
+fn needs_escaping(s: &str) -> bool {
+    s.contains([':', ',', '\\', '\n'])
+}
+
+/// A detached read-only overlayfs of `lowerdir` layers (no upper layer: read-only at the
+/// superblock, whatever is done to the mount's flags).
+fn overlay_mount(lowerdir: &str) -> std::io::Result<OwnedFd> {
     let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-    rustix::mount::fsconfig_set_string(&fs, "lowerdir", format!("{d}:{e}"))?;
+    rustix::mount::fsconfig_set_string(&fs, "lowerdir", lowerdir)?;
     rustix::mount::fsconfig_create(&fs)?;
-    // the superblock holds the layer now; the name can go
-    drop(empty);
-    let mnt = rustix::mount::fsmount(
+    Ok(rustix::mount::fsmount(
         &fs,
         FsMountFlags::FSMOUNT_CLOEXEC,
         MountAttrFlags::MOUNT_ATTR_RDONLY | MountAttrFlags::MOUNT_ATTR_NODEV,
-    )?;
-    Ok(rustix::fs::openat(
-        &mnt,
-        name,
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
     )?)
 }
 
@@ -186,6 +224,39 @@ mod tests {
     fn test_test_binary_is_not_sealed() {
         // cargo runs tests from a plain file in target/: not sealed
         assert!(!is_sealed().unwrap());
+    }
+
+    #[test]
+    fn test_overlay_copy_is_a_read_only_overlay_that_leaves_nothing() {
+        stockade_testutil::require_root!();
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let fd = overlay_copy(&exe, scratch.path()).unwrap();
+        assert_eq!(
+            rustix::fs::fstatfs(&fd).unwrap().f_type,
+            OVERLAYFS_SUPER_MAGIC
+        );
+        let vfs = rustix::fs::fstatvfs(&fd).unwrap();
+        assert!(vfs.f_flag.contains(StatVfsMountFlags::RDONLY));
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let err = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EROFS));
+        // the test binary is not under /dev: the /dev layer was used, no directory made
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn test_overlay_layer_must_hold_the_running_binary() {
+        stockade_testutil::require_root!();
+        // a "binary" that is not the running image: refused, nothing left behind
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stockade-oci"), b"not the runtime").unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        assert!(overlay_copy(&dir.path().join("stockade-oci"), scratch.path()).is_err());
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -2,12 +2,22 @@
 //! `maskedPaths` and `readonlyPaths` (ESC-07, ESC-13).
 //!
 //! Masks never use a path the container could have planted (CVE-2025-31133: a `/dev/null`
-//! symlink to `core_pattern`). Their source is our own private, detached, read-only tmpfs
-//! holding one empty file and one empty directory: a masked file is a read-only bind of the
-//! empty file (reads give 0 bytes, writes fail with `EROFS`), a masked directory a read-only
-//! bind of the empty directory (all share one superblock). On kernels that cannot clone a
-//! detached mount (< 6.15), files are masked with the host's `/dev/null`, opened before
-//! pivot_root and verified to be char 1:3, and directories with one fresh read-only tmpfs each.
+//! symlink to `core_pattern`). Their source is our own private, read-only tmpfs holding one
+//! empty file and one empty directory: a masked file is a read-only bind of the empty file
+//! (reads give 0 bytes, writes fail with `EROFS`), a masked directory a read-only bind of the
+//! empty directory (all share one superblock).
+//!
+//! Where that tmpfs lives decides what it costs: closing the fd of a *detached* mount
+//! dissolves it, and the kernel then waits for an RCU grace period (`namespace_unlock`).
+//! So by default it is attached on the old root's `/proc` after the createContainer hooks
+//! (`/` is `rslave`, so nothing propagates), the masks are applied just before pivot_root,
+//! and the old root's detach, which waits for its grace period anyway, takes it along.
+//! When `/` may be shared (a `rootfsPropagation` asking for it), with `--no-pivot`, or if
+//! the attach fails, it stays detached: masks are then applied after pivot_root (or, after
+//! a failed attach, right away), and on kernels that cannot
+//! clone a detached mount (< 6.15) files are masked with the host's `/dev/null`, opened
+//! before pivot_root and verified to be char 1:3, and directories with one fresh read-only
+//! tmpfs each.
 //! Read-only paths are recursive clones of themselves made read-only with `mount_setattr`
 //! (their nosuid/nodev/noexec kept) and mounted back on top.
 
@@ -37,7 +47,13 @@ const MASK_ATTRS: A = A::MOUNT_ATTR_RDONLY
 #[derive(Debug)]
 pub(crate) enum MaskSource {
     /// Private read-only tmpfs with `f` (empty file) and `d` (empty dir); its device number.
-    Private { mnt: OwnedFd, dev: u64 },
+    /// Masks from it go on after pivot_root, unless `before_pivot`, where it is attached on
+    /// the old root's `/proc` first ([`MaskSource::settle`]).
+    Private {
+        mnt: OwnedFd,
+        dev: u64,
+        before_pivot: bool,
+    },
     /// Old kernels: a verified host /dev/null, and fresh tmpfs for directories.
     DevNull { null: OwnedFd },
 }
@@ -49,27 +65,83 @@ fn mask_err(path: &Path) -> impl Fn(Errno) -> MountError + '_ {
     }
 }
 
+const HERE: &str = "(mask source)";
+
 impl MaskSource {
     /// Builds the source; call before pivot_root (the fallback needs the host's /dev/null).
-    pub(crate) fn new() -> Result<Self, MountError> {
-        let here = Path::new("(mask source)");
+    /// `before_pivot`: `/` is a slave or private mount of this (new) mount namespace and
+    /// pivot_root (not `--no-pivot`) will detach the old root, so the tmpfs may be parked on
+    /// it and the masks applied just before pivot_root.
+    pub(crate) fn new(before_pivot: bool) -> Result<Self, MountError> {
+        let here = Path::new(HERE);
         let mnt = private_tmpfs().map_err(mask_err(here))?;
+        let dev = rustix::fs::fstat(&mnt).map_err(mask_err(here))?.st_dev;
+        if before_pivot {
+            return Ok(Self::Private {
+                mnt,
+                dev,
+                before_pivot,
+            });
+        }
+        Self::probe(mnt, dev)
+    }
+
+    /// A detached source: can a detached mount be cloned here (kernel 6.15)? The probe
+    /// clone's drop waits for a grace period; only this path pays it.
+    fn probe(mnt: OwnedFd, dev: u64) -> Result<Self, MountError> {
         match rustix::mount::open_tree(
             &mnt,
             "f",
             OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
         ) {
-            Ok(_) => {
-                let dev = rustix::fs::fstat(&mnt).map_err(mask_err(here))?.st_dev;
-                Ok(Self::Private { mnt, dev })
-            }
+            Ok(_) => Ok(Self::Private {
+                mnt,
+                dev,
+                before_pivot: false,
+            }),
             Err(Errno::INVAL) => {
                 tracing::debug!("cannot clone a detached mount: masking with /dev/null");
                 Ok(Self::DevNull {
                     null: verified_dev_null()?,
                 })
             }
-            Err(e) => Err(mask_err(here)(e)),
+            Err(e) => Err(mask_err(Path::new(HERE))(e)),
+        }
+    }
+
+    /// Whether the masks go on just before pivot_root.
+    pub(crate) fn before_pivot(&self) -> bool {
+        matches!(
+            self,
+            Self::Private {
+                before_pivot: true,
+                ..
+            }
+        )
+    }
+
+    /// Right before the masks go on (after the createContainer hooks, which may need the
+    /// host's /proc): attaches the tmpfs on the old root's `/proc`, or falls back to a
+    /// detached source if that fails.
+    pub(crate) fn settle(self) -> Result<Self, MountError> {
+        let Self::Private {
+            mnt,
+            dev,
+            before_pivot: true,
+        } = self
+        else {
+            return Ok(self);
+        };
+        match attach_on_old_root(mnt.as_fd()) {
+            Ok(()) => Ok(Self::Private {
+                mnt,
+                dev,
+                before_pivot: true,
+            }),
+            Err(e) => {
+                tracing::debug!("mask source stays detached: {e}");
+                Self::probe(mnt, dev)
+            }
         }
     }
 
@@ -113,6 +185,21 @@ impl MaskSource {
         )?;
         Ok(tree)
     }
+}
+
+/// Puts the (detached) mask tmpfs on the old root's `/proc`, a directory of the host tree
+/// that is not the root itself (a mount stacked on the old root's `/` would be what
+/// pivot's `umount2(".")` detaches, leaving the old root in place) and that nothing in init
+/// resolves by path any more once the hooks have run. pivot_root carries it along with the
+/// old root, whose detach unmounts both under one grace period; dropping its fd then costs
+/// nothing. Clones of an attached mount work on every kernel with the mount API.
+fn attach_on_old_root(mnt: BorrowedFd<'_>) -> Result<(), Errno> {
+    let dir = rustix::fs::open(
+        "/proc",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    attach(mnt, dir.as_fd())
 }
 
 /// tmpfs with an empty file `f` (0444) and an empty dir `d` (0555), then made read-only at

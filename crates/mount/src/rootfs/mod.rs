@@ -131,9 +131,21 @@ impl PreparedRootfs {
         console::bind_console(self.root.as_fd(), slave)
     }
 
+    /// Writes sysctls like [`PivotedRootfs::write_sysctls`], before pivot_root. Call it
+    /// before [`pivot`](Self::pivot) when there are any: pivot may put the masks on first, and
+    /// a sysctl under a masked path could not be written after that.
+    pub fn write_sysctls(&self, sysctls: &HashMap<String, String>) -> Result<(), MountError> {
+        write_sysctls(&self.finish, sysctls)
+    }
+
     /// Switches into the rootfs: `pivot_root` and detach of the old root, or `MS_MOVE` +
-    /// `chroot` with `no_pivot`. The cwd is `/` afterwards.
-    pub fn pivot(self) -> Result<PivotedRootfs, MountError> {
+    /// `chroot` with `no_pivot`. The cwd is `/` afterwards. When the mask source sits on
+    /// the old root (the default, `masks.rs`), the masked paths are applied first.
+    pub fn pivot(mut self) -> Result<PivotedRootfs, MountError> {
+        if let Some(src) = self.finish.mask_source.take_if(|s| s.before_pivot()) {
+            let src = src.settle()?;
+            masks::mask_paths(self.root.as_fd(), &src, &self.finish.masked)?;
+        }
         if self.no_pivot {
             pivot::move_root(self.root.as_fd(), &self.rootfs)?;
         } else {
@@ -157,35 +169,14 @@ pub struct PivotedRootfs {
 impl PivotedRootfs {
     /// Writes sysctls (`net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`) through the
     /// procfs mount we made, refusing anything mounted over the file (CVE-2025-52881). Keys
-    /// are written in sorted order; the first failure stops.
+    /// are written in sorted order; the first failure stops. With the default (attached)
+    /// mask source, call [`PreparedRootfs::write_sysctls`] instead: the masks are on by now.
     pub fn write_sysctls(&self, sysctls: &HashMap<String, String>) -> Result<(), MountError> {
-        if sysctls.is_empty() {
-            return Ok(());
-        }
-        let private;
-        let proc = match &self.finish.proc {
-            Some(p) => p,
-            None => {
-                private = ProcRoot::private()?;
-                &private
-            }
-        };
-        let mut keys: Vec<&String> = sysctls.keys().collect();
-        keys.sort();
-        for key in keys {
-            let rel = sysctl_path(key)?;
-            let value = sysctls.get(key).map(String::as_bytes).unwrap_or_default();
-            proc.write(&rel, value)
-                .map_err(|source| MountError::Sysctl {
-                    key: key.clone(),
-                    source,
-                })?;
-        }
-        Ok(())
+        write_sysctls(&self.finish, sysctls)
     }
 
-    /// Read-only paths, masked paths, read-only /dev if requested, then the read-only root
-    /// (`root.readonly`).
+    /// Read-only paths, masked paths (unless applied before pivot_root), read-only /dev if
+    /// requested, then the read-only root (`root.readonly`).
     pub fn finalize(&self) -> Result<(), MountError> {
         let f = &self.finish;
         masks::readonly_paths(self.root.as_fd(), &f.readonly)?;
@@ -200,4 +191,33 @@ impl PivotedRootfs {
         }
         Ok(())
     }
+}
+
+/// Writes sysctls (`net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`) through the
+/// procfs mount we made, refusing anything mounted over the file (CVE-2025-52881). Keys are
+/// written in sorted order; the first failure stops.
+fn write_sysctls(finish: &Finish, sysctls: &HashMap<String, String>) -> Result<(), MountError> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let private;
+    let proc = match &finish.proc {
+        Some(p) => p,
+        None => {
+            private = ProcRoot::private()?;
+            &private
+        }
+    };
+    let mut keys: Vec<&String> = sysctls.keys().collect();
+    keys.sort();
+    for key in keys {
+        let rel = sysctl_path(key)?;
+        let value = sysctls.get(key).map(String::as_bytes).unwrap_or_default();
+        proc.write(&rel, value)
+            .map_err(|source| MountError::Sysctl {
+                key: key.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }

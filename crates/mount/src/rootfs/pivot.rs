@@ -36,7 +36,23 @@ pub(crate) fn pivot_root(root: BorrowedFd<'_>) -> Result<(), MountError> {
     set_propagation(old.as_fd(), Propagation::Slave, true)
         .map_err(err("make the old root rslave"))?;
     rustix::mount::unmount(".", UnmountFlags::DETACH).map_err(err("detach the old root"))?;
-    rustix::process::chdir("/").map_err(err("chdir /"))
+    rustix::process::chdir("/").map_err(err("chdir /"))?;
+    // `/` must now be the rootfs mount itself, not anything left of the old root (ESC-12)
+    let here = mount_id(rustix::fs::CWD).map_err(err("check the new root"))?;
+    if here != mount_id(root).map_err(err("check the new root"))? {
+        return Err(err("check the new root")(Errno::BUSY));
+    }
+    Ok(())
+}
+
+fn mount_id(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    let stx = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::MNT_ID,
+    )?;
+    Ok(stx.stx_mnt_id)
 }
 
 /// `--no-pivot`: hide the host's full proc/sysfs mounts, move the rootfs onto `/`, chroot.

@@ -62,7 +62,7 @@ pub fn prepare_rootfs(cfg: &RootfsConfig<'_>) -> Result<PreparedRootfs, MountErr
     let mask_source = if masked.is_empty() {
         None
     } else {
-        Some(MaskSource::new()?)
+        Some(MaskSource::new(!parent_may_be_shared && !cfg.no_pivot)?)
     };
     let proc = proc_handle(a.proc_mnt.take(), spec)?;
     let Assembly {

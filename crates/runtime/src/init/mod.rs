@@ -2,8 +2,8 @@
 //! The container's init: the clone child of main, born in the new namespaces. It shares
 //! main's memory image (a copy), so it needs no configuration message: it reads the
 //! [`InitArgs`] main prepared before the clone. Steps, in order (process-model.md):
-//! harden → namespaces (slow path) → become root → rootfs → console → hooks → pivot →
-//! sysctl, cwd, read-only/masked paths → resolve the program → ready → wait for start →
+//! harden → namespaces (slow path) → become root → rootfs → console → hooks → sysctl →
+//! masked paths → pivot → cwd, read-only paths → resolve the program → ready → wait for start →
 //! startContainer hooks → rlimits, personality, terminal, fds, cwd, user, caps, nnp,
 //! seccomp → execve. Failures go back to main as an [`InitError`].
 
@@ -123,6 +123,7 @@ fn steps(
     } else {
         None
     };
+    setup::before_pivot(a, &prepared)?;
     let pivoted = prepared
         .pivot()
         .map_err(|e| InitError::chain(Step::Pivot, "", &e))?;

@@ -338,13 +338,20 @@ pub fn create_hooks(a: &InitArgs<'_>, sync: &mut Sync<'_>) -> InitResult<String>
     Ok(state)
 }
 
-/// sysctl, cwd creation, read-only/masked paths and read-only root.
-pub fn after_pivot(a: &InitArgs<'_>, pivoted: &PivotedRootfs) -> InitResult<()> {
+/// sysctls, through our procfs mount's fd, before pivot_root: the masks go on as pivot
+/// starts (stockade-mount, `masks.rs`: their source then leaves with the old root).
+pub fn before_pivot(a: &InitArgs<'_>, prepared: &PreparedRootfs) -> InitResult<()> {
     if let Some(sysctl) = a.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        pivoted
+        prepared
             .write_sysctls(sysctl)
             .map_err(|e| InitError::chain(Step::Sysctl, "", &e))?;
     }
+    Ok(())
+}
+
+/// cwd creation, read-only paths (and masked paths when not applied before pivot_root),
+/// read-only root.
+pub fn after_pivot(a: &InitArgs<'_>, pivoted: &PivotedRootfs) -> InitResult<()> {
     target::ensure_cwd(a.process.cwd())?;
     pivoted
         .finalize()
