@@ -172,6 +172,7 @@ impl Runtime {
             create_hooks: hooks::has_create_hooks(spec),
             cgroup_tasks: &cgroup_tasks,
             late_cgroupns,
+            unprivileged_main: !rustix::process::geteuid().is_root(),
         };
         let (main_end, init_end) =
             channel::pair().map_err(|e| chan_err(id, "socketpair".into(), e))?;

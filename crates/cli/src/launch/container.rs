@@ -56,6 +56,7 @@ pub fn run(
         create_hooks: false,
         cgroup_tasks: &[],
         late_cgroupns: false,
+        unprivileged_main: !rustix::process::geteuid().is_root(),
     };
     // blocked before the clone so none is lost; init resets its mask before execve
     let sigfd = stockade_sys::signal::block_into_signalfd(stockade_sys::signal::FORWARDED)

@@ -68,6 +68,11 @@ pub struct InitArgs<'a> {
     /// Unshare the cgroup namespace after joining the cgroup (so its root is the
     /// container's cgroup, not main's).
     pub late_cgroupns: bool,
+    /// main's effective uid is not 0: with a new user namespace main opens init's id maps
+    /// itself, so init must stay dumpable until they are written. Decided by main before
+    /// the clone: init's own `geteuid()` turns 0 the moment main writes `uid_map`, which
+    /// races with main's `gid_map` write.
+    pub unprivileged_main: bool,
 }
 
 /// Entry point of the clone child: never returns. Reports a failure to main and exits 1.

@@ -52,9 +52,9 @@ fn join_cgroup(a: &InitArgs<'_>) -> InitResult<()> {
     Ok(())
 }
 
-/// init is a clone of main: same effective uid.
+/// main (not init: see [`InitArgs::unprivileged_main`]) writes the maps without root.
 fn maps_by_unprivileged_main(a: &InitArgs<'_>) -> bool {
-    !rustix::process::geteuid().is_root() && a.ns.new_user()
+    a.unprivileged_main && a.ns.new_user()
 }
 
 /// `PR_SET_DUMPABLE 0`.

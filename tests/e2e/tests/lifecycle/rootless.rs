@@ -119,3 +119,29 @@ fn rootless_run_as_an_unprivileged_user() {
         Ok(())
     });
 }
+
+/// Regression: init used to decide from its own `geteuid()` whether main (unprivileged)
+/// writes its id maps; once main had written `uid_map` init saw uid 0, turned non-dumpable
+/// and main's `gid_map` open failed with EACCES (a few runs in a hundred). Every one of many
+/// back-to-back rootless runs must start and exit cleanly.
+#[test]
+fn rootless_runs_never_lose_the_id_map_race() {
+    require_root!();
+    check(|| {
+        let ((uid, gid), _user) = test_user()?;
+        let rt = Runtime::from_env()?.as_user(uid, gid)?;
+        let mut b = Bundle::new("rootless-race")?;
+        rootless(&mut b, uid, gid);
+        b.args(&["/probe", "facts"]);
+        b.write()?;
+        let bundle = b.path_str();
+        for i in 0..60 {
+            let id = format!("{}-{i}", b.id());
+            let _g = rt.guard(&id);
+            rt.cmd(&["run", "--bundle", &bundle, &id])?
+                .check()
+                .with_context(|| format!("rootless run {i}"))?;
+        }
+        Ok(())
+    });
+}
