@@ -27,16 +27,41 @@ impl Manager {
     /// Creates the directories (parents too). Rootless without write access to the
     /// hierarchies turns the manager into a no-op one instead of failing.
     pub fn create(&mut self) -> Result<()> {
+        self.create_some(|_| true)
+    }
+
+    /// Creates only the v2 directory (if any): on a hybrid host the runtime makes it before
+    /// the clone (`CLONE_INTO_CGROUP`) and the v1 ones ([`Manager::create_v1`]) while the
+    /// child works.
+    pub fn create_unified(&mut self) -> Result<()> {
+        self.create_some(|cg| cg.version == Version::V2)
+    }
+
+    /// Creates only the v1 directories (the rest of [`Manager::create_unified`]).
+    pub fn create_v1(&mut self) -> Result<()> {
+        self.create_some(|cg| cg.version == Version::V1)
+    }
+
+    /// Whether the cgroup has v1 hierarchies (a hybrid or v1 host, cgroup enabled).
+    pub fn has_v1(&self) -> bool {
+        !self.st.disabled && self.st.dirs.iter().any(|d| d.version == Version::V1)
+    }
+
+    fn create_some(&mut self, pick: impl Fn(&Cg) -> bool) -> Result<()> {
         if self.st.disabled {
             return Ok(());
         }
         let mut made = Vec::new();
+        let parents_before = self.st.created.len();
         for i in 0..self.st.dirs.len() {
+            if !pick(&self.st.dirs[i]) {
+                continue;
+            }
             match self.create_dir(i) {
                 Ok(true) => made.push(i),
                 Ok(false) => {}
                 Err(e) => {
-                    self.rollback(&made);
+                    self.rollback(&made, parents_before);
                     if self.st.rootless && is_denied(&e) {
                         tracing::debug!("rootless, cgroup not writable: {e}");
                         self.st.disabled = true;
@@ -46,7 +71,10 @@ impl Manager {
                 }
             }
         }
-        if let Some(u) = self.unified_index().filter(|_| !self.is_hybrid()) {
+        if let Some(u) = self
+            .unified_index()
+            .filter(|&u| !self.is_hybrid() && pick(&self.st.dirs[u]))
+        {
             let cg = &self.st.dirs[u];
             let all: Vec<&str> = cg.controllers.iter().map(String::as_str).collect();
             enable_controllers(cg, &all);
@@ -124,12 +152,13 @@ impl Manager {
     }
 
     /// Best-effort removal of what a failed `create` made.
-    fn rollback(&mut self, made: &[usize]) {
+    /// Parents made before index `parents_before` of `created` belong to an earlier call.
+    fn rollback(&mut self, made: &[usize], parents_before: usize) {
         for &i in made {
             let _ = std::fs::remove_dir(&self.st.dirs[i].path);
             self.fds[i] = std::cell::OnceCell::new();
         }
-        for p in self.st.created.drain(..).rev() {
+        for p in self.st.created.drain(parents_before..).rev() {
             let _ = std::fs::remove_dir(p);
         }
     }

@@ -254,6 +254,18 @@ impl Manager {
         Ok(())
     }
 
+    /// Moves `pid` into the container's v2 directory only, if there is one (the v1 ones are
+    /// joined by the process itself).
+    pub fn add_pid_unified(&self, pid: i32) -> Result<()> {
+        if self.st.disabled {
+            return Ok(());
+        }
+        match self.unified_dir()? {
+            Some(d) => d.write("cgroup.procs", &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// A new fd of the unified directory for `clone3(CLONE_INTO_CGROUP)` (v2 and hybrid).
     /// On hybrid the v1 hierarchies still need [`Manager::add_pid`].
     pub fn clone_into_fd(&self) -> Option<OwnedFd> {

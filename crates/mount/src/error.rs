@@ -212,6 +212,9 @@ pub enum MountError {
         /// The errno.
         source: Errno,
     },
+    /// The caller's `before_cgroup` step of [`crate::prepare_rootfs_gated`] failed.
+    #[error("stopped before the cgroup mount")]
+    Gate,
     /// Making a path (or the root) read-only failed.
     #[error("cannot make {path} read-only")]
     Readonly {

@@ -30,4 +30,6 @@ mod rootfs;
 
 pub use error::MountError;
 pub use resolve::open_in_root;
-pub use rootfs::{CgroupView, PivotedRootfs, PreparedRootfs, RootfsConfig, prepare_rootfs};
+pub use rootfs::{
+    CgroupView, PivotedRootfs, PreparedRootfs, RootfsConfig, prepare_rootfs, prepare_rootfs_gated,
+};

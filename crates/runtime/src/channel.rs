@@ -125,19 +125,29 @@ impl Endpoint {
 
     /// Sends a message, with an fd when given.
     pub fn send(&self, msg: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<(), ChannelError> {
-        let data = serde_json::to_vec(msg).map_err(ChannelError::Decode)?;
-        send_with_fd(self.sock.as_fd(), &data, fd).map_err(|e| ChannelError::Send(msg.name(), e))
+        self.send_fds(msg, fd.as_slice())
     }
 
-    /// Receives one message and the fd attached to it, if any.
+    /// Sends a message with up to [`MAX_FDS`] descriptors.
+    pub fn send_fds(&self, msg: &Msg, fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
+        let data = serde_json::to_vec(msg).map_err(ChannelError::Decode)?;
+        send_with_fds(self.sock.as_fd(), &data, fds).map_err(|e| ChannelError::Send(msg.name(), e))
+    }
+
+    /// Receives one message and the first fd attached to it, if any.
     pub fn recv(&self) -> Result<(Msg, Option<OwnedFd>), ChannelError> {
+        self.recv_fds().map(|(m, fds)| (m, fds.into_iter().next()))
+    }
+
+    /// Receives one message and every fd attached to it.
+    pub fn recv_fds(&self) -> Result<(Msg, Vec<OwnedFd>), ChannelError> {
         let mut buf = vec![0u8; MAX_MSG];
-        let (n, fd) = recv_with_fd(self.sock.as_fd(), &mut buf).map_err(ChannelError::Recv)?;
+        let (n, fds) = recv_with_fds(self.sock.as_fd(), &mut buf).map_err(ChannelError::Recv)?;
         if n == 0 {
             return Err(ChannelError::Closed);
         }
         let msg = serde_json::from_slice(&buf[..n]).map_err(ChannelError::Decode)?;
-        Ok((msg, fd))
+        Ok((msg, fds))
     }
 
     /// Receives one message, dropping any attached fd.
@@ -168,18 +178,34 @@ impl Endpoint {
     }
 }
 
+/// Most descriptors one message carries (the v1 `tasks` files: one per hierarchy).
+pub const MAX_FDS: usize = 16;
+
 /// Sends `data` on a connected socket with at most one descriptor (`SCM_RIGHTS`).
 pub fn send_with_fd(
     sock: BorrowedFd<'_>,
     data: &[u8],
     fd: Option<BorrowedFd<'_>>,
 ) -> std::io::Result<()> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    send_with_fds(sock, data, fd.as_slice())
+}
+
+/// Sends `data` with up to [`MAX_FDS`] descriptors (`SCM_RIGHTS`).
+pub fn send_with_fds(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    if fds.len() > MAX_FDS {
+        return Err(std::io::Error::other(format!(
+            "{} descriptors in one message (at most {MAX_FDS})",
+            fds.len()
+        )));
+    }
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds;
-    if let Some(f) = fd {
-        fds = [f];
-        control.push(SendAncillaryMessage::ScmRights(&fds));
+    if !fds.is_empty() {
+        control.push(SendAncillaryMessage::ScmRights(fds));
     }
     rustix::net::sendmsg(
         sock,
@@ -190,13 +216,22 @@ pub fn send_with_fd(
     Ok(())
 }
 
-/// Receives one datagram into `buf`; returns its length and the descriptor attached, if any
-/// (close-on-exec).
+/// Receives one datagram into `buf`; returns its length and the first descriptor attached,
+/// if any (close-on-exec; others are closed).
 pub fn recv_with_fd(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> std::io::Result<(usize, Option<OwnedFd>)> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    recv_with_fds(sock, buf).map(|(n, fds)| (n, fds.into_iter().next()))
+}
+
+/// Receives one datagram into `buf`; returns its length and the descriptors attached
+/// (close-on-exec).
+pub fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let res = loop {
         match rustix::net::recvmsg(
@@ -209,15 +244,13 @@ pub fn recv_with_fd(
             other => break other?,
         }
     };
-    let mut fd = None;
+    let mut fds = Vec::new();
     for msg in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(fds) = msg {
-            for f in fds {
-                fd.get_or_insert(f);
-            }
+        if let RecvAncillaryMessage::ScmRights(got) = msg {
+            fds.extend(got);
         }
     }
-    Ok((res.bytes, fd))
+    Ok((res.bytes, fds))
 }
 
 #[cfg(test)]
@@ -254,5 +287,25 @@ mod tests {
         ));
         drop(a);
         assert!(matches!(b.recv(), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn test_several_fds_arrive_in_order() {
+        let (a, b) = pair().unwrap();
+        let files: Vec<std::fs::File> = ["/dev/null", "/dev/zero", "/dev/full"]
+            .iter()
+            .map(|p| std::fs::File::open(p).unwrap())
+            .collect();
+        let fds: Vec<BorrowedFd<'_>> = files.iter().map(AsFd::as_fd).collect();
+        a.send_fds(&Msg::Joined, &fds).unwrap();
+        let (msg, got) = b.recv_fds().unwrap();
+        assert!(matches!(msg, Msg::Joined));
+        assert_eq!(got.len(), 3);
+        for (f, g) in files.iter().zip(&got) {
+            let (want, have) = (rustix::fs::fstat(f).unwrap(), rustix::fs::fstat(g).unwrap());
+            assert_eq!((want.st_dev, want.st_ino), (have.st_dev, have.st_ino));
+        }
+        let too_many = vec![fds[0]; MAX_FDS + 1];
+        assert!(a.send_fds(&Msg::Joined, &too_many).is_err());
     }
 }

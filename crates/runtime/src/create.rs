@@ -127,14 +127,12 @@ impl Runtime {
             id: id.into(),
             source,
         })?;
-        let cgroup = self.new_cgroup(id, spec)?;
+        // v1 directories, limits and `tasks` files made while init works (the fast path)
+        let defer_v1 = !self.rootless && !ns.needs_second_fork();
+        let (mut cgroup, deferred) = self.new_cgroup(id, spec, defer_v1)?;
         rb.set_cgroup(&cgroup);
-        if let Some(res) = crate::devices::effective_resources(spec) {
-            let warnings = cgroup.apply(&res).map_err(error::cg(id))?;
-            crate::validate::refuse_unsupported(id, &warnings)?;
-            for w in warnings {
-                tracing::warn!("container {id}: {w}");
-            }
+        if !deferred {
+            apply_limits(id, spec, &cgroup)?;
         }
         let seccomp = match linux.seccomp() {
             Some(s) => {
@@ -153,7 +151,11 @@ impl Runtime {
             None
         };
         let view = crate::cgroup_view(cgroup.mount_view(ns.creates(cl::NEWCGROUP)));
-        let cgroup_tasks = v1_tasks_files(id, &cgroup)?;
+        let cgroup_tasks = if deferred {
+            Vec::new()
+        } else {
+            v1_tasks_files(id, &cgroup)?
+        };
         let late_cgroupns = ns.creates(cl::NEWCGROUP) && cgroup.is_enabled();
         let process = spec.process().clone().unwrap_or_default();
         let args = InitArgs {
@@ -172,6 +174,7 @@ impl Runtime {
             create_hooks: hooks::has_create_hooks(spec),
             cgroup_tasks: &cgroup_tasks,
             late_cgroupns,
+            cgroup_join_deferred: deferred,
             unprivileged_main: !rustix::process::geteuid().is_root(),
         };
         let (main_end, init_end) =
@@ -203,15 +206,32 @@ impl Runtime {
         };
         if !child.in_cgroup {
             // no clone3: the v2 directory still needs the pid (v1 ones are joined by init)
-            cgroup
-                .add_pid(d.pid.as_raw_nonzero().get())
-                .map_err(error::cg(id))?;
+            let pid = d.pid.as_raw_nonzero().get();
+            if deferred {
+                cgroup.add_pid_unified(pid)
+            } else {
+                cgroup.add_pid(pid)
+            }
+            .map_err(error::cg(id))?;
         }
         if ns.new_user() && !ns.needs_second_fork() {
             idmap::write(&proc_root, d.pid, &linux, self.unprivileged)
                 .map_err(|e| d.proc_err(e))?;
         }
-        d.send(&Msg::Joined, None)?;
+        if deferred {
+            // init is assembling the rootfs meanwhile; it joins before its first cgroup
+            // mount and before anything it forks or execs
+            cgroup.create_v1().map_err(error::cg(id))?;
+            rb.set_cgroup(&cgroup);
+            apply_limits(id, spec, &cgroup)?;
+            let tasks = v1_tasks_files(id, &cgroup)?;
+            let fds: Vec<_> = tasks.iter().map(AsFd::as_fd).collect();
+            d.chan
+                .send_fds(&Msg::Joined, &fds)
+                .map_err(|e| d.send_failed(e))?;
+        } else {
+            d.send(&Msg::Joined, None)?;
+        }
         // needs nothing from init: written while init assembles the rootfs
         rb.dir().write_atomic("config.json", &bundle.raw)?;
         let (console, listener) = d.until_ready(rb)?;
@@ -248,7 +268,9 @@ impl Runtime {
     }
 
     /// The container's cgroup manager, created (refusing a non-empty or frozen cgroup).
-    fn new_cgroup(&self, id: &str, spec: &Spec) -> Result<Manager> {
+    /// With `defer_v1` and v1 hierarchies, only the v2 directory is made: true is returned
+    /// and the caller makes the rest ([`Manager::create_v1`]).
+    fn new_cgroup(&self, id: &str, spec: &Spec, defer_v1: bool) -> Result<(Manager, bool)> {
         let layout = stockade_cgroups::detect(&self.proc_root).map_err(error::cg(id))?;
         let path = spec
             .linux()
@@ -262,7 +284,7 @@ impl Runtime {
             // cgroup manager ignores permission errors then)
             let mut m = Manager::new(&layout, &path, id, false).map_err(error::cg(id))?;
             match m.create() {
-                Ok(()) => return Ok(m),
+                Ok(()) => return Ok((m, false)),
                 Err(e) if !path.is_empty() || !is_denied(&e) => return Err(error::cg(id)(e)),
                 Err(e) => tracing::debug!("container {id}: {e}"),
             }
@@ -271,9 +293,25 @@ impl Runtime {
         if !m.is_enabled() {
             tracing::warn!("container {id}: rootless without a delegated cgroup: limits skipped");
         }
+        if defer_v1 && m.has_v1() {
+            m.create_unified().map_err(error::cg(id))?;
+            return Ok((m, true));
+        }
         m.create().map_err(error::cg(id))?;
-        Ok(m)
+        Ok((m, false))
     }
+}
+
+/// The config's resources (and device rules) written to the cgroup.
+fn apply_limits(id: &str, spec: &Spec, cgroup: &Manager) -> Result<()> {
+    if let Some(res) = crate::devices::effective_resources(spec) {
+        let warnings = cgroup.apply(&res).map_err(error::cg(id))?;
+        crate::validate::refuse_unsupported(id, &warnings)?;
+        for w in warnings {
+            tracing::warn!("container {id}: {w}");
+        }
+    }
+    Ok(())
 }
 
 /// A cgroup step refused for lack of permission (or a read-only cgroupfs).

@@ -37,7 +37,7 @@ impl Driver<'_> {
     /// init may fail before it waits for main's next message (it does not wait for
     /// `Joined` to resolve the program): then the send finds its end closed, and its report
     /// is still queued on ours.
-    fn send_failed(&self, e: channel::ChannelError) -> RuntimeError {
+    pub(crate) fn send_failed(&self, e: channel::ChannelError) -> RuntimeError {
         let peer_gone = matches!(&e, channel::ChannelError::Send(_, io)
             if matches!(io.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset));
         if peer_gone && let Ok((Msg::Failed(source), _)) = self.chan.recv() {

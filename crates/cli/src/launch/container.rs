@@ -56,6 +56,7 @@ pub fn run(
         create_hooks: false,
         cgroup_tasks: &[],
         late_cgroupns: false,
+        cgroup_join_deferred: false,
         unprivileged_main: !rustix::process::geteuid().is_root(),
     };
     // blocked before the clone so none is lost; init resets its mask before execve

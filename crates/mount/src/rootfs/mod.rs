@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-pub use prepare::prepare_rootfs;
+pub use prepare::{prepare_rootfs, prepare_rootfs_gated};
 
 use rustix::mount::MountAttrFlags;
 

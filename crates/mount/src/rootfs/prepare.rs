@@ -21,6 +21,17 @@ use crate::procfs::ProcRoot;
 /// Assembles the rootfs inside the current (new, private) mount namespace: everything up to,
 /// but not including, pivot_root. Errors name the mount, device or path concerned.
 pub fn prepare_rootfs(cfg: &RootfsConfig<'_>) -> Result<PreparedRootfs, MountError> {
+    prepare_rootfs_gated(cfg, &mut || true)
+}
+
+/// [`prepare_rootfs`], calling `before_cgroup` once right before the first `cgroup` mount
+/// (the runtime joins the container's cgroups there: a cgroup namespace's root, and the
+/// host directories a bind view shows, must be final by then). When it returns false,
+/// assembly stops with [`MountError::Gate`] (the caller knows why).
+pub fn prepare_rootfs_gated(
+    cfg: &RootfsConfig<'_>,
+    before_cgroup: &mut dyn FnMut() -> bool,
+) -> Result<PreparedRootfs, MountError> {
     let spec = cfg.spec;
     let plan = plan_mounts(spec, cfg.bundle)?;
     let linux = spec.linux().as_ref();
@@ -42,8 +53,15 @@ pub fn prepare_rootfs(cfg: &RootfsConfig<'_>) -> Result<PreparedRootfs, MountErr
         devpts_mnt: None,
         deferred_ro: Vec::new(),
     };
+    let mut gate_open = false;
     for m in &plan {
         tracing::debug!(dest = %m.dest().display(), kind = ?m.kind, "mount");
+        if matches!(m.kind, MountKind::Cgroup) && !gate_open {
+            if !before_cgroup() {
+                return Err(MountError::Gate);
+            }
+            gate_open = true;
+        }
         mounts::mount_entry(&mut a, m)?;
     }
     let dev_is_bind = plan

@@ -68,6 +68,10 @@ pub struct InitArgs<'a> {
     /// Unshare the cgroup namespace after joining the cgroup (so its root is the
     /// container's cgroup, not main's).
     pub late_cgroupns: bool,
+    /// `cgroup_tasks` is empty: main makes the v1 cgroups while init works and sends their
+    /// `tasks` files with `Joined`; init joins them (then unshares the cgroup namespace if
+    /// `late_cgroupns`) when that arrives, at the latest before the first cgroup mount.
+    pub cgroup_join_deferred: bool,
     /// main's effective uid is not 0: with a new user namespace main opens init's id maps
     /// itself, so init must stay dumpable until they are written. Decided by main before
     /// the clone: init's own `geteuid()` turns 0 the moment main writes `uid_map`, which
@@ -77,7 +81,7 @@ pub struct InitArgs<'a> {
 
 /// Entry point of the clone child: never returns. Reports a failure to main and exits 1.
 pub fn run(args: &InitArgs<'_>, chan: &Endpoint) -> ! {
-    let mut sync = setup::Sync::new(chan);
+    let mut sync = setup::Sync::new(chan, args);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         steps(args, chan, &mut sync)
     }));
@@ -121,7 +125,7 @@ fn steps(
         setup::become_root()?;
     }
     setup::set_hostname(a.spec)?;
-    let prepared = setup::prepare_rootfs(a)?;
+    let prepared = setup::prepare_rootfs(a, sync)?;
     setup::console(a, &prepared, chan)?;
     let state = if a.create_hooks {
         Some(setup::create_hooks(a, sync)?)

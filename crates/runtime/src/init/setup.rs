@@ -43,10 +43,18 @@ pub fn harden(a: &InitArgs<'_>, chan: &Endpoint) -> InitResult<()> {
 /// its cgroup namespace when that was left out of the clone. The intermediate of the slow
 /// path does this too; its child inherits both.
 fn join_cgroup(a: &InitArgs<'_>) -> InitResult<()> {
-    for fd in a.cgroup_tasks {
+    if a.cgroup_join_deferred {
+        return Ok(()); // on `Joined` (Sync::recv)
+    }
+    join_tasks(a.cgroup_tasks, a.late_cgroupns && !a.ns.needs_second_fork())
+}
+
+/// Writes `0` into each v1 `tasks` file, then unshares the cgroup namespace if asked.
+fn join_tasks(tasks: &[OwnedFd], unshare_cgroupns: bool) -> InitResult<()> {
+    for fd in tasks {
         rustix::io::write(fd, b"0").step(Step::Harden, "join cgroup")?;
     }
-    if a.late_cgroupns && !a.ns.needs_second_fork() {
+    if unshare_cgroupns {
         stockade_sys::misc::unshare(cl::NEWCGROUP).step(Step::Unshare, "cgroup namespace")?;
     }
     Ok(())
@@ -63,11 +71,15 @@ pub fn set_nondumpable() -> InitResult<()> {
         .step(Step::Harden, "PR_SET_DUMPABLE")
 }
 
-/// init's view of the channel: remembers `Joined` whenever it arrives.
+/// init's view of the channel: remembers `Joined` whenever it arrives, and joins the v1
+/// cgroups whose `tasks` files come with it ([`InitArgs::cgroup_join_deferred`]).
 #[derive(Debug)]
 pub struct Sync<'c> {
     chan: &'c Endpoint,
     joined: bool,
+    /// `Some(unshare the cgroup namespace after joining)` when the `tasks` files come
+    /// with `Joined`.
+    join_on_joined: Option<bool>,
     /// `start`'s connection, kept open (close-on-exec) until `execve`:
     /// `start` waits for its end of file, so it returns once the program runs, and reads
     /// a failure report written here instead.
@@ -76,10 +88,11 @@ pub struct Sync<'c> {
 
 impl<'c> Sync<'c> {
     /// Wraps init's end.
-    pub fn new(chan: &'c Endpoint) -> Sync<'c> {
+    pub fn new(chan: &'c Endpoint, a: &InitArgs<'_>) -> Sync<'c> {
         Sync {
             chan,
             joined: false,
+            join_on_joined: a.cgroup_join_deferred.then_some(a.late_cgroupns),
             barrier: None,
         }
     }
@@ -100,12 +113,16 @@ impl<'c> Sync<'c> {
     /// what the step waits for).
     fn recv(&mut self, want: &'static str) -> InitResult<Msg> {
         loop {
-            let msg = self
+            let (msg, fds) = self
                 .chan
-                .next()
+                .recv_fds()
                 .map_err(|e| InitError::chain(Step::Sync, want, &e))?;
             match msg {
                 Msg::Joined => {
+                    if let Some(unshare) = self.join_on_joined.take() {
+                        join_tasks(&fds, unshare)?;
+                    }
+                    drop(fds);
                     self.joined = true;
                     if want == "joined" {
                         return Ok(Msg::Joined);
@@ -281,7 +298,11 @@ pub fn set_hostname(spec: &Spec) -> InitResult<()> {
 }
 
 /// Assembles the rootfs (before pivot).
-pub fn prepare_rootfs(a: &InitArgs<'_>) -> InitResult<PreparedRootfs> {
+/// The cgroups are joined (waiting for `Joined`) right before the first cgroup mount, and
+/// in any case before this returns: a cgroup namespace's root and a bind view's host
+/// directories must be final before cgroupfs is mounted, and no process may be forked
+/// (createContainer hooks) outside the container's cgroups.
+pub fn prepare_rootfs(a: &InitArgs<'_>, sync: &mut Sync<'_>) -> InitResult<PreparedRootfs> {
     let cfg = RootfsConfig {
         spec: a.spec,
         bundle: a.bundle,
@@ -290,7 +311,20 @@ pub fn prepare_rootfs(a: &InitArgs<'_>) -> InitResult<PreparedRootfs> {
         no_pivot: a.no_pivot,
         cgroup_view: a.cgroup_view,
     };
-    stockade_mount::prepare_rootfs(&cfg).map_err(|e| InitError::chain(Step::Rootfs, "", &e))
+    let mut gate_err = None;
+    let res = stockade_mount::prepare_rootfs_gated(&cfg, &mut || match sync.wait_joined() {
+        Ok(()) => true,
+        Err(e) => {
+            gate_err = Some(e);
+            false
+        }
+    });
+    if let Some(e) = gate_err {
+        return Err(e);
+    }
+    let prepared = res.map_err(|e| InitError::chain(Step::Rootfs, "", &e))?;
+    sync.wait_joined()?;
+    Ok(prepared)
 }
 
 /// With `terminal`: a pty from the container's devpts, its slave bound on /dev/console,
