@@ -10,14 +10,25 @@
 //!    anything that would be used;
 //! 3. main → server: the `/dev/fuse` fd it mounted inside the session;
 //! 4. server: serves until the mount is gone (`ENODEV` once the session's mount namespace
-//!    dies or main unmounts), or dies with main (`PR_SET_PDEATHSIG`).
+//!    dies or main unmounts), is killed by main at tear-down ([`FuseServer::stop`]), or dies
+//!    with main (`PR_SET_PDEATHSIG`).
 //!
 //! The server is started *before* main enters its namespaces: it lives in the host's
 //! namespaces, never pins the session, and holds no privilege beyond the connection.
+//!
+//! A plain (unencrypted) image skips the exec: [`FuseServer::fork`] forks the
+//! single-threaded main and the child runs the server code it already has (step 1 is then
+//! moot: image and parameters are in its memory); see [`super::fuse_server::run_forked`]
+//! for what the child resets. An encrypted image still gets a fresh `execve` of
+//! `stockade fuse-serve`: main's heap may hold the passphrase or the PEM private key that
+//! unwrapped the LUKS key, and a forked server would carry them next to untrusted data.
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
+
+use rustix::process::{Pid, WaitOptions};
+use stockade_sys::clone::{self as cl, Forked};
 
 use anyhow::{Context, Result, bail};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -46,8 +57,15 @@ pub struct Params {
 /// main's handle on the server process.
 #[derive(Debug)]
 pub struct FuseServer {
-    child: Child,
+    child: Proc,
     sock: OwnedFd,
+}
+
+/// The server process: exec'd (`Command`) or forked.
+#[derive(Debug)]
+enum Proc {
+    Exec(Child),
+    Forked(Pid),
 }
 
 impl FuseServer {
@@ -75,7 +93,10 @@ impl FuseServer {
                 Stdio::null()
             });
         let child = cmd.spawn().context("cannot start the FUSE server")?;
-        let server = FuseServer { child, sock: ours };
+        let server = FuseServer {
+            child: Proc::Exec(child),
+            sock: ours,
+        };
         send_fd(server.sock.as_fd(), image.as_fd())
             .context("cannot pass the image to the FUSE server")?;
         server.send(&serde_json::to_vec(params).context("params")?)?;
@@ -83,6 +104,28 @@ impl FuseServer {
             server.send(k)?;
         }
         Ok(server)
+    }
+
+    /// Forks the server from main (which must be single-threaded) for an unencrypted image:
+    /// no `execve`, no second start-up of this binary. The child never returns.
+    pub fn fork(image: &File, params: &Params, debug: bool) -> Result<FuseServer> {
+        let (ours, theirs) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .context("socketpair")?;
+        match cl::fork_with(0, None).context("cannot fork the FUSE server")? {
+            Forked::Child => {
+                drop(ours);
+                super::fuse_server::run_forked(theirs, image, params, debug)
+            }
+            Forked::Parent(child) => Ok(FuseServer {
+                child: Proc::Forked(child.pid),
+                sock: ours,
+            }),
+        }
     }
 
     fn send(&self, msg: &[u8]) -> Result<()> {
@@ -108,11 +151,35 @@ impl FuseServer {
     }
 }
 
+impl FuseServer {
+    /// Sends SIGKILL without waiting: called before the mount is detached, so the server's
+    /// exit runs on the other CPU while main unmounts; [`Drop`] reaps it.
+    pub fn stop(&self) {
+        let pid = match &self.child {
+            Proc::Exec(c) => i32::try_from(c.id()).ok().and_then(Pid::from_raw),
+            Proc::Forked(pid) => Some(*pid),
+        };
+        if let Some(pid) = pid {
+            // our unreaped child: the pid cannot have been reused
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 impl Drop for FuseServer {
     /// Kills and reaps the server (the mount it served is being torn down).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.child {
+            Proc::Exec(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Proc::Forked(pid) => {
+                // our unreaped child: the pid cannot have been reused
+                let _ = rustix::process::kill_process(*pid, rustix::process::Signal::KILL);
+                let _ = rustix::process::waitpid(Some(*pid), WaitOptions::empty());
+            }
+        }
     }
 }
 

@@ -63,6 +63,9 @@ pub fn launch(
     // tear down now rather than leave it to process exit: the loop device is free when we
     // return, and every child is reaped here (PID 1 of a container host may not reap)
     guard.disarm();
+    if let Some(s) = &server {
+        s.stop(); // dies while the workspace is detached; reaped below
+    }
     drop(workspace);
     drop(server);
     drop(guard);
@@ -192,10 +195,9 @@ fn start_server(img: &Image, privileged: bool, debug: bool) -> Result<Option<Fus
     Ok(match &img.kind {
         ImageKind::Sandbox => None,
         ImageKind::Squashfs { .. } if privileged => None,
-        ImageKind::Squashfs { offset, size } => Some(FuseServer::spawn(
+        ImageKind::Squashfs { offset, size } => Some(FuseServer::fork(
             &img.file,
             &params(*offset, *size, false),
-            None,
             debug,
         )?),
         ImageKind::Encrypted { offset, size, key } => Some(FuseServer::spawn(

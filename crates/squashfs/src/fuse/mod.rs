@@ -92,31 +92,53 @@ pub fn serve(fd: OwnedFd, source: Arc<dyn ReadAt>, opts: &ServeOptions) -> Resul
         },
     )
     .map_err(ServeError::Image)?;
+    serve_archive(fd, archive, opts)
+}
+
+/// [`serve`] of an archive the caller already opened (and checked). `opts.die_with_parent`
+/// is the caller's business here. INIT is answered before any thread starts: the first
+/// request of the mounting process waits for it.
+pub fn serve_archive(fd: OwnedFd, archive: Archive, opts: &ServeOptions) -> Result<(), ServeError> {
     let root = archive.root().map_err(ServeError::Image)?;
+    let mut buf = vec![0u8; BUF_SIZE];
+    let Some(no_open) = ops::handshake(fd.as_fd(), &mut buf)? else {
+        return Ok(());
+    };
+    drop(buf);
     // Inode, directory and lookup tables sit at the end of the image: start reading them now,
     // a cold walk touches them in random order.
     let sb = archive.superblock();
     archive
         .source()
         .will_need(sb.inode_table_start, sb.bytes_used - sb.inode_table_start);
-    let archive = Arc::new(archive);
-    let prefetch = prefetch::Prefetcher::start(archive.clone(), opts.prefetch_threads)?;
-    let fs = Arc::new(ops::Fs::new(archive, root.reference, opts, prefetch));
-    let mut buf = vec![0u8; BUF_SIZE];
-    if !fs.handshake(fd.as_fd(), &mut buf)? {
-        return Ok(());
+    let fs = Arc::new(ops::Fs::new(
+        Arc::new(archive),
+        root.reference,
+        opts,
+        prefetch::Prefetcher::idle(),
+        no_open,
+    ));
+    // This thread serves at once (the mounting process is waiting for its first lookups);
+    // a helper starts the other workers and the prefetch threads meanwhile.
+    let mut wfds = Vec::new();
+    for _ in 1..opts.threads.max(1) {
+        wfds.push(clone_fd(&fd)?);
     }
-    let mut workers = Vec::new();
-    for i in 1..opts.threads.max(1) {
-        let wfd = clone_fd(&fd)?;
-        let fs = fs.clone();
-        let t = std::thread::Builder::new()
-            .name(format!("fuse-{i}"))
-            .spawn(move || worker(&fs, &wfd))
-            .map_err(ServeError::Thread)?;
-        workers.push(t);
-    }
+    let starter = {
+        let (fs, n) = (fs.clone(), opts.prefetch_threads);
+        std::thread::Builder::new()
+            .name("fuse-start".into())
+            .spawn(move || start_threads(&fs, wfds, n))
+            .map_err(ServeError::Thread)?
+    };
     let mut res = worker(&fs, &fd);
+    let (workers, started) = starter.join().unwrap_or_else(|_| {
+        (
+            Vec::new(),
+            Err(ServeError::Protocol("thread start panicked")),
+        )
+    });
+    res = res.and(started);
     for t in workers {
         let r = t
             .join()
@@ -125,6 +147,30 @@ pub fn serve(fd: OwnedFd, source: Arc<dyn ReadAt>, opts: &ServeOptions) -> Resul
     }
     fs.shutdown();
     res
+}
+
+type Worker = std::thread::JoinHandle<Result<(), ServeError>>;
+
+/// Starts a worker per device fd, then `prefetch` prefetch threads; returns the workers
+/// started (joined even when a later start failed) and the first failure.
+fn start_threads(
+    fs: &Arc<ops::Fs>,
+    wfds: Vec<OwnedFd>,
+    prefetch: usize,
+) -> (Vec<Worker>, Result<(), ServeError>) {
+    let mut workers = Vec::new();
+    for (i, wfd) in wfds.into_iter().enumerate() {
+        let fs = fs.clone();
+        match std::thread::Builder::new()
+            .name(format!("fuse-{}", i + 1))
+            .spawn(move || worker(&fs, &wfd))
+        {
+            Ok(t) => workers.push(t),
+            Err(e) => return (workers, Err(ServeError::Thread(e))),
+        }
+    }
+    let res = fs.start_prefetch(prefetch);
+    (workers, res)
 }
 
 /// A per-thread device fd: a clone of the session, or a duplicate when cloning is refused.

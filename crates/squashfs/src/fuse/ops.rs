@@ -41,6 +41,7 @@ impl Fs {
         root_ref: u64,
         opts: &ServeOptions,
         prefetch: Prefetcher,
+        no_open: bool,
     ) -> Self {
         let blksize = archive.superblock().block_size;
         Fs {
@@ -50,70 +51,17 @@ impl Fs {
             blksize,
             prefetch,
             prefetch_blocks: u64::from(opts.prefetch_blocks),
-            no_open: AtomicBool::new(false),
+            no_open: AtomicBool::new(no_open),
         }
+    }
+
+    /// Starts the prefetch threads (see [`Prefetcher::launch`]).
+    pub fn start_prefetch(&self, n: usize) -> Result<(), ServeError> {
+        self.prefetch.launch(&self.archive, n)
     }
 
     pub fn shutdown(&self) {
         self.prefetch.shutdown();
-    }
-
-    /// Answers the INIT request; false if the connection went away first.
-    pub fn handshake(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<bool, ServeError> {
-        let mut out = Vec::with_capacity(64);
-        loop {
-            let n = match rustix::io::read(fd, &mut *buf) {
-                Ok(n) => n,
-                Err(Errno::NODEV) => return Ok(false),
-                Err(Errno::INTR | Errno::AGAIN | Errno::NOENT) => continue,
-                Err(e) => return Err(ServeError::Device("read", e.into())),
-            };
-            let req = Request::parse(&buf[..n]).ok_or(ServeError::Protocol("malformed request"))?;
-            if req.opcode != op::INIT {
-                return Err(ServeError::Protocol("first request is not INIT"));
-            }
-            let (major, minor, readahead, flags) =
-                match (req.u32(0), req.u32(4), req.u32(8), req.u32(12)) {
-                    (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
-                    _ => return Err(ServeError::Protocol("short INIT")),
-                };
-            out.clear();
-            if major > abi::KERNEL_VERSION {
-                // Ask the kernel to retry with our major version.
-                out.put32(abi::KERNEL_VERSION);
-                out.resize(64, 0);
-                send(fd, req.unique, 0, &out)?;
-                continue;
-            }
-            if major < abi::KERNEL_VERSION || minor < 23 {
-                send(fd, req.unique, -libc::EPROTO, &[])?;
-                return Err(ServeError::Protocol("kernel older than fuse 7.23"));
-            }
-            use abi::init::*;
-            let want = ASYNC_READ
-                | PARALLEL_DIROPS
-                | CACHE_SYMLINKS
-                | DO_READDIRPLUS
-                | MAX_PAGES
-                | NO_OPEN_SUPPORT
-                | NO_OPENDIR_SUPPORT;
-            let flags = flags & want;
-            self.no_open
-                .store(flags & NO_OPEN_SUPPORT != 0, Ordering::Relaxed);
-            out.put32(abi::KERNEL_VERSION);
-            out.put32(minor.min(abi::KERNEL_MINOR_VERSION));
-            out.put32(readahead);
-            out.put32(flags);
-            out.put16(64); // max_background
-            out.put16(48); // congestion_threshold
-            out.put32(128 << 10); // max_write
-            out.put32(1); // time_gran
-            out.put16(256); // max_pages
-            out.put16(0);
-            out.resize(64, 0);
-            send(fd, req.unique, 0, &out)?;
-            return Ok(true);
-        }
     }
 
     /// Handles one request; false when the connection is gone.
@@ -294,6 +242,63 @@ impl Fs {
             }
         }
         Ok(Reply::Body)
+    }
+}
+
+/// Answers the INIT request: whether the kernel skips OPEN/OPENDIR (`NO_OPEN_SUPPORT`), or
+/// `None` if the connection went away first.
+pub(super) fn handshake(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Option<bool>, ServeError> {
+    let mut out = Vec::with_capacity(64);
+    loop {
+        let n = match rustix::io::read(fd, &mut *buf) {
+            Ok(n) => n,
+            Err(Errno::NODEV) => return Ok(None),
+            Err(Errno::INTR | Errno::AGAIN | Errno::NOENT) => continue,
+            Err(e) => return Err(ServeError::Device("read", e.into())),
+        };
+        let req = Request::parse(&buf[..n]).ok_or(ServeError::Protocol("malformed request"))?;
+        if req.opcode != op::INIT {
+            return Err(ServeError::Protocol("first request is not INIT"));
+        }
+        let (major, minor, readahead, flags) =
+            match (req.u32(0), req.u32(4), req.u32(8), req.u32(12)) {
+                (Some(a), Some(b), Some(c), Some(d)) => (a, b, c, d),
+                _ => return Err(ServeError::Protocol("short INIT")),
+            };
+        out.clear();
+        if major > abi::KERNEL_VERSION {
+            // Ask the kernel to retry with our major version.
+            out.put32(abi::KERNEL_VERSION);
+            out.resize(64, 0);
+            send(fd, req.unique, 0, &out)?;
+            continue;
+        }
+        if major < abi::KERNEL_VERSION || minor < 23 {
+            send(fd, req.unique, -libc::EPROTO, &[])?;
+            return Err(ServeError::Protocol("kernel older than fuse 7.23"));
+        }
+        use abi::init::*;
+        let want = ASYNC_READ
+            | PARALLEL_DIROPS
+            | CACHE_SYMLINKS
+            | DO_READDIRPLUS
+            | MAX_PAGES
+            | NO_OPEN_SUPPORT
+            | NO_OPENDIR_SUPPORT;
+        let flags = flags & want;
+        out.put32(abi::KERNEL_VERSION);
+        out.put32(minor.min(abi::KERNEL_MINOR_VERSION));
+        out.put32(readahead);
+        out.put32(flags);
+        out.put16(64); // max_background
+        out.put16(48); // congestion_threshold
+        out.put32(128 << 10); // max_write
+        out.put32(1); // time_gran
+        out.put16(256); // max_pages
+        out.put16(0);
+        out.resize(64, 0);
+        send(fd, req.unique, 0, &out)?;
+        return Ok(Some(flags & NO_OPEN_SUPPORT != 0));
     }
 }
 

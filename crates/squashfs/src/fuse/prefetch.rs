@@ -26,29 +26,35 @@ pub(super) struct Prefetcher {
 }
 
 impl Prefetcher {
-    /// Starts `n` threads (none: prefetch disabled).
-    pub fn start(archive: Arc<Archive>, n: usize) -> Result<Self, ServeError> {
+    /// No threads yet: requests are dropped until [`Prefetcher::launch`].
+    pub fn idle() -> Self {
+        Prefetcher {
+            tx: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts `n` threads (none: prefetch stays disabled).
+    pub fn launch(&self, archive: &Arc<Archive>, n: usize) -> Result<(), ServeError> {
         if n == 0 {
-            return Ok(Prefetcher {
-                tx: Mutex::new(None),
-                threads: Mutex::new(Vec::new()),
-            });
+            return Ok(());
         }
         let (tx, rx) = sync_channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
-        let mut threads = Vec::new();
         for i in 0..n {
             let (a, rx) = (archive.clone(), rx.clone());
             let t = std::thread::Builder::new()
                 .name(format!("prefetch-{i}"))
                 .spawn(move || run(&a, &rx))
                 .map_err(ServeError::Thread)?;
-            threads.push(t);
+            // kept for shutdown even if a later spawn fails (they exit when tx drops)
+            self.threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(t);
         }
-        Ok(Prefetcher {
-            tx: Mutex::new(Some(tx)),
-            threads: Mutex::new(threads),
-        })
+        *self.tx.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        Ok(())
     }
 
     /// Asks for blocks `from..to` of `file` (dropped when the queue is full).
