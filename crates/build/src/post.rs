@@ -18,22 +18,8 @@ use crate::pipeline::{BuildOptions, Progress};
 
 /// Where a script is written inside the tree while it runs (removed afterwards).
 const SCRIPT: &str = ".stockade-build-script";
-const CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+/// The capabilities of `%post` and `%test`: the engines' default set.
+const CAPS: &[&str] = &stockade_runtime::caps::DEFAULT;
 
 /// Refuses what cannot run with the caller's privileges, before any work is done.
 pub fn check_allowed(d: &DefFile, root: bool, fakeroot: bool) -> Result<(), BuildError> {

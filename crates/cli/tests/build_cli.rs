@@ -4,36 +4,12 @@
 //! behind, encryption, and build → run round trips.
 #![allow(clippy::tests_outside_test_module, clippy::unwrap_used)]
 
+mod cli_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use stockade_testutil::target_bin;
-
-fn stockade(args: &[&str]) -> Output {
-    Command::new(target_bin("stockade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = stockade(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A failing command: exit 255 and exactly one stderr line, returned.
-fn fails(args: &[&str]) -> String {
-    let out = stockade(args);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(255), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    err.trim_end().to_string()
-}
+use cli_support::{fails, ok, stockade};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

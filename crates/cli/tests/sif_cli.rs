@@ -3,36 +3,12 @@
 // An integration test crate is test code throughout (helpers included).
 #![allow(clippy::tests_outside_test_module, clippy::unwrap_used)]
 
+mod cli_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use stockade_testutil::{sif, target_bin};
-
-fn stockade(args: &[&str]) -> Output {
-    Command::new(target_bin("stockade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = stockade(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a failing command; returns its single stderr line.
-fn fails(args: &[&str]) -> String {
-    let out = stockade(args);
-    assert_eq!(out.status.code(), Some(255), "{args:?}");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    err.trim_end().to_string()
-}
+use cli_support::{fails, ok, stockade};
+use stockade_testutil::sif;
 
 fn img(rel: &str) -> String {
     sif(rel).to_string_lossy().into_owned()

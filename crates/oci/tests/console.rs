@@ -6,8 +6,6 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixListener;
 
 use common::{Bundle, assert_nothing_left, unique_id};
 
@@ -19,15 +17,9 @@ fn test_console_socket_receives_master() {
     cfg["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 123});
     let b = Bundle::new(&cfg);
     let sock = b.path().join("console.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
+    let waiter = common::console_receiver(&sock);
     let id = unique_id("console");
     let _c = common::Cleanup(&b, id.clone());
-    let waiter = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let (_, fd) = stockade_runtime::channel::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
-        fd.expect("master fd attached")
-    });
     b.create(&id, &["--console-socket", sock.to_str().unwrap()]);
     let master = waiter.join().unwrap();
     let ws = rustix::termios::tcgetwinsize(&master).unwrap();

@@ -11,7 +11,6 @@ mod common;
 
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -50,15 +49,9 @@ fn test_terminal_create_keeps_no_runtime_stdio() {
     cfg["process"]["terminal"] = json!(true);
     let b = Bundle::new(&cfg);
     let sock = b.path().join("console.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
+    let waiter = common::console_receiver(&sock);
     let id = unique_id("ttystdio");
     let _c = common::Cleanup(&b, id.clone());
-    let waiter = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let (_, fd) = stockade_runtime::channel::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
-        fd.expect("master fd attached")
-    });
     // as go-runc does: the runtime's stdout and stderr are pipes read to end of file
     let mut child = b
         .cmd(&[

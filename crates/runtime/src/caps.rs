@@ -48,6 +48,26 @@ pub const NAMES: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// The default capability set of container engines (Docker's, containerd's, runtime-tools'
+/// generator; `runc spec` writes only three): what `stockade` gives root and `--fakeroot`
+/// processes, and `stockade build` its `%post` and `%test` scripts.
+pub const DEFAULT: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 /// The bit number of a capability name (with or without `CAP_`, any case).
 pub fn number(name: &str) -> Option<u32> {
     let up = name.to_ascii_uppercase();

@@ -7,13 +7,12 @@ mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use common::*;
-use stockade_sif::SifImage;
 use stockade_testutil::sif;
-use stockade_trust::pgp::{self, Keyring};
-use stockade_trust::{Ecl, SignSelection, SigningKeys, VerifyCache, sign_image};
+use stockade_trust::pgp::Keyring;
+use stockade_trust::{Ecl, VerifyCache};
 
 const FP1: &str = "F34371D0ACD5D09EB9BD853A80600A5FA11BBD29";
 const FP2: &str = "7064B1D6EFF01B1262FED3F03581D99FE87EAFD1";
@@ -98,24 +97,6 @@ fn should_run_matrix() {
     }
 }
 
-fn sign_with(path: &Path, key: &str) {
-    let ring = keyring(&format!("ecl/pgpkeys/{key}.asc"));
-    let cert = &ring.certs()[0];
-    let keypair = pgp::signing_keypair(cert, Some(b"e2e")).unwrap();
-    let mut keys = SigningKeys::Pgp {
-        keypair,
-        primary_fingerprint: cert.fingerprint().as_bytes().to_vec(),
-    };
-    let mut img = SifImage::open_rw(path).unwrap();
-    sign_image(
-        &mut img,
-        &mut keys,
-        &SignSelection::AllGroups,
-        SystemTime::now(),
-    )
-    .unwrap();
-}
-
 struct Scenario {
     _dir: tempfile::TempDir,
     dir: PathBuf,
@@ -132,9 +113,9 @@ fn scenario() -> Scenario {
         std::fs::copy(sif("sylabs-sif/images/one-group.sif"), &p).unwrap();
         p
     });
-    sign_with(&a, "key1");
-    sign_with(&a, "key2");
-    sign_with(&b, "key1");
+    sign_pgp(&a, "key1");
+    sign_pgp(&a, "key2");
+    sign_pgp(&b, "key1");
     Scenario {
         _dir: tmp,
         dir,

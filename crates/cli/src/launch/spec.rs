@@ -15,24 +15,6 @@ use serde_json::{Value, json};
 
 use super::binds::Bind;
 
-/// runc's default capability set (given to root and fakeroot).
-pub const DEFAULT_CAPS: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 /// One mount of the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
@@ -148,7 +130,7 @@ pub struct SpecInput<'a> {
 /// The `config.json` value.
 pub fn build(i: &SpecInput<'_>) -> Value {
     let caps: Vec<&str> = if i.default_caps {
-        DEFAULT_CAPS.to_vec()
+        stockade_runtime::caps::DEFAULT.to_vec()
     } else {
         Vec::new()
     };

@@ -168,6 +168,19 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// Listens on `sock` (a `--console-socket`) and, in a thread, receives the pty master a
+/// runtime sends there.
+pub fn console_receiver(sock: &Path) -> std::thread::JoinHandle<std::os::fd::OwnedFd> {
+    use std::os::fd::AsFd;
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let (_, fd) = stockade_runtime::channel::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+        fd.expect("master fd attached")
+    })
+}
+
 /// Mount entries mentioning `needle` (in the host's mount table).
 pub fn mounts_with(needle: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

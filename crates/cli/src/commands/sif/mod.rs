@@ -4,6 +4,8 @@
 mod edit;
 mod show;
 
+pub(crate) use show::go_time;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
