@@ -19,6 +19,9 @@ pub(crate) struct WorkDir {
 impl WorkDir {
     /// Creates `stockade-build-*` in `tmp`.
     pub(crate) fn create(tmp: &Path) -> Result<WorkDir, BuildError> {
+        // tempfile's own error would append ` at path "…/stockade-build-XXXX"`: a missing
+        // or unusable directory is reported by name first
+        std::fs::read_dir(tmp).map_err(io_err("create a work directory in", tmp))?;
         let path = tempfile::Builder::new()
             .prefix("stockade-build-")
             .tempdir_in(tmp)

@@ -290,7 +290,7 @@ impl Runtime {
             }
         }
         let mut m = Manager::new(&layout, &path, id, self.rootless).map_err(error::cg(id))?;
-        if !m.is_enabled() {
+        if !m.is_enabled() && asks_for_limits(spec) {
             tracing::warn!("container {id}: rootless without a delegated cgroup: limits skipped");
         }
         if defer_v1 && m.has_v1() {
@@ -363,4 +363,19 @@ fn start_socket(dir: &ContainerDir, id: &str) -> Result<OwnedFd> {
     rustix::net::bind(&sock, &addr).map_err(io)?;
     rustix::net::listen(&sock, 1).map_err(io)?;
     Ok(sock)
+}
+
+/// Whether the config sets a resource limit (device rules alone do not count: without a
+/// cgroup the user namespace already keeps device nodes out of reach).
+fn asks_for_limits(spec: &Spec) -> bool {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return false;
+    };
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }

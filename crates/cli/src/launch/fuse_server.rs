@@ -132,7 +132,7 @@ fn open_archive(image: File, p: &Params, key: Option<&[u8]>) -> Result<Archive> 
     let source: Arc<dyn ReadAt> = match key {
         Some(k) => {
             let vol = stockade_luks::Volume::open(&image, p.offset, p.size, k)
-                .with_context(|| format!("cannot unlock the encrypted partition of {}", p.name))?;
+                .context("cannot unlock the encrypted partition")?;
             Arc::new(LuksSource(vol))
         }
         None => Arc::new(
