@@ -116,7 +116,9 @@ impl Snapshot {
                 f.first() == Some(&"Z")
                     && f.get(1) == Some(&std::process::id().to_string().as_str())
             });
-            if scope.has_path(&root) || zombie_child {
+            // a zombie child of this process is usually a command another test thread is
+            // about to wait for: it counts only if it is still unreaped a moment later
+            if scope.has_path(&root) || (zombie_child && still_zombie(&e.path(), &stat)) {
                 let comm = fs::read_to_string(e.path().join("comm")).unwrap_or_default();
                 s.insert(format!(
                     "process: {pid} {} root={root}{}",
@@ -149,6 +151,12 @@ impl Snapshot {
     pub fn added(&self, after: &Snapshot) -> Vec<String> {
         after.0.difference(&self.0).cloned().collect()
     }
+}
+
+/// `/proc/<pid>` still shows the same unreaped process (same stat line) after 500 ms.
+fn still_zombie(proc_dir: &Path, stat: &str) -> bool {
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    fs::read_to_string(proc_dir.join("stat")).is_ok_and(|now| now == stat)
 }
 
 /// Number of open descriptors of this process.
