@@ -60,10 +60,7 @@ fn root_exec_identity_and_hardening() {
     assert_eq!(field(&out, "home="), "/root");
     let mountinfo = out.split("---\n").nth(1).unwrap();
     assert_all_nosuid(mountinfo);
-    let root = mountinfo
-        .lines()
-        .find(|l| l.split(' ').nth(4) == Some("/"))
-        .unwrap();
+    let root = root_mount(mountinfo);
     assert!(
         root.contains(" squashfs /dev/loop") || root.contains(" overlay "),
         "{root}"
@@ -109,10 +106,7 @@ fn user_exec_identity_and_hardening() {
     assert_eq!(field(&out, "marker="), "from-host-home");
     let mountinfo = out.split("---\n").nth(1).unwrap();
     assert_all_nosuid(mountinfo);
-    let root = mountinfo
-        .lines()
-        .find(|l| l.split(' ').nth(4) == Some("/"))
-        .unwrap();
+    let root = root_mount(mountinfo);
     assert!(
         root.contains(" overlay ") || root.contains(" fuse.squashfs "),
         "{root}"
@@ -201,4 +195,12 @@ fn sandbox_directory_runs() {
     ));
     assert!(out.ends_with("ro\n"), "{out}");
     assert!(!root.join("x").exists());
+}
+
+/// The mountinfo line of the container's `/`.
+fn root_mount(mountinfo: &str) -> &str {
+    mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .expect("no mount on / in mountinfo")
 }

@@ -109,33 +109,29 @@ impl Bundle {
         let mut args = vec!["create", "--bundle", "."];
         args.extend_from_slice(extra);
         args.push(id);
-        let st = self
-            .cmd(&args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "create {id}: {}",
-            std::fs::read_to_string(&err).unwrap()
-        );
+        self.ok_without_pipes(&args, &err);
     }
 
     /// `run -d`: the container inherits stdio, so it must not be a pipe this test waits on
     /// (like a shim, the caller gives it something else); stderr goes to a file.
     pub fn run_detached(&self, id: &str) {
         let err = self.path().join(format!("{id}.stderr"));
+        self.ok_without_pipes(&["run", "-d", id], &err);
+    }
+
+    /// Runs `args` with stdout on /dev/null and stderr in the file `err` (a container keeps
+    /// both open, so neither may be a pipe this test waits on); asserts success.
+    fn ok_without_pipes(&self, args: &[&str], err: &std::path::Path) {
         let st = self
-            .cmd(&["run", "-d", id])
+            .cmd(args)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err).unwrap())
+            .stderr(std::fs::File::create(err).unwrap())
             .status()
             .unwrap();
         assert!(
             st.success(),
-            "run -d {id}: {}",
-            std::fs::read_to_string(&err).unwrap()
+            "{args:?}: {}",
+            std::fs::read_to_string(err).unwrap()
         );
     }
 
